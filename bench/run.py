@@ -1,0 +1,133 @@
+"""Benchmark the documented MNIST workflow under one Keras backend, in this process.
+
+Usage: python -m bench.run --backend jax [--device cpu] [--seed 0] [--epochs 10] [--quick] ...
+Writes one result JSON to <results-dir>/runs/<machine id>/<run id>.json and prints its path.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from digitrec_core.config import BACKENDS, DEVICES, RunConfig
+
+QUICK_TRAIN_SAMPLES = 6000
+QUICK_TEST_SAMPLES = 1000
+QUICK_EPOCHS = 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", required=True, choices=BACKENDS)
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="default 10, or 2 with --quick")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--predict-batch-size", type=int, default=512)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: first {QUICK_TRAIN_SAMPLES} train and {QUICK_TEST_SAMPLES} test "
+        f"images, {QUICK_EPOCHS} epochs unless --epochs is given; labelled 'quick' in the report",
+    )
+    parser.add_argument("--train-samples", type=int, help="use the first N training images")
+    parser.add_argument("--test-samples", type=int, help="use the first N test images")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("DIGITREC_DATA_DIR") or None,
+        help="folder with the four MNIST IDX files (.gz or raw) or mnist.npz "
+        "(default: $DIGITREC_DATA_DIR, else download with keras.datasets.mnist)",
+    )
+    parser.add_argument(
+        "--no-verify-checksums",
+        dest="verify_checksums",
+        action="store_false",
+        help="accept well-formed data that is not the official MNIST (custom or synthetic sets)",
+    )
+    parser.add_argument(
+        "--jit-compile",
+        default="auto",
+        choices=("auto", "true", "false"),
+        help="Keras jit_compile (default auto)",
+    )
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument(
+        "--results-dir",
+        default=os.environ.get("DIGITREC_RESULTS_DIR") or "results",
+        help="where result files go (default: $DIGITREC_RESULTS_DIR, else results)",
+    )
+    parser.add_argument("--out", type=Path, help="exact path of the result file to write")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Build the run's config; --quick fills in the subset and epochs not given explicitly."""
+    quick = args.quick
+    epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if quick else 10)
+    train_samples = args.train_samples or (QUICK_TRAIN_SAMPLES if quick else None)
+    test_samples = args.test_samples or (QUICK_TEST_SAMPLES if quick else None)
+    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    return RunConfig(
+        backend=args.backend,
+        device=args.device,
+        seed=args.seed,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        predict_batch_size=args.predict_batch_size,
+        train_samples=train_samples,
+        test_samples=test_samples,
+        quick=quick or train_samples is not None or test_samples is not None,
+        jit_compile=jit,
+        steps_per_execution=args.steps_per_execution,
+        data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
+        verify_checksums=args.verify_checksums,
+    )
+
+
+def prepare_environment(config: RunConfig) -> None:
+    """Select the backend and device through the environment, before keras is imported."""
+    from bench.backends import environment_for
+
+    if "keras" in sys.modules:
+        raise RuntimeError("keras was imported before the backend was chosen; run bench.run fresh")
+    os.environ.update(environment_for(config.backend, config.device))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    prepare_environment(config)
+    try:
+        from bench.workflow import BackendMismatchError, run_benchmark
+    except ImportError as exc:
+        print(
+            f"error: cannot import keras with backend {config.backend!r} ({exc}); install it "
+            f"with pip install -e '.[{config.backend}]', or run "
+            f"nox -s \"bench(backend='{config.backend}')\"",
+            file=sys.stderr,
+        )
+        return 2
+
+    from digitrec_core.idx import DataFileError
+    from digitrec_core.results import write_result
+
+    try:
+        result = run_benchmark(config, log=lambda line: print(line, flush=True))
+    except (DataFileError, BackendMismatchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = args.out or Path(
+        args.results_dir, "runs", result["machine"]["id"], f"{result['run_id']}.json"
+    )
+    write_result(result, path)
+    print(f"result written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

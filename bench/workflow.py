@@ -1,0 +1,180 @@
+"""One benchmark run, start to finish: load → preprocess → build → train and time → result."""
+
+import platform
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import keras
+import numpy as np
+
+from bench import backends, timing
+from bench.machine import git_info, machine_info
+from digitrec_core import data, metrics, preprocess, train
+from digitrec_core.config import RunConfig
+from digitrec_core.model import build_model
+from digitrec_core.results import SCHEMA_VERSION, encode_images
+
+RANDOM_SAMPLES_SEED = 0
+RANDOM_SAMPLES_COUNT = 16
+
+
+class BackendMismatchError(RuntimeError):
+    """Keras is running a different backend (or device) from the one the run asked for."""
+
+
+def check_backend(config: RunConfig, support) -> None:
+    """Refuse to go on unless keras runs `config.backend` and, for GPU runs, sees a GPU."""
+    active = keras.backend.backend()
+    if active != config.backend:
+        raise BackendMismatchError(
+            f"keras is running backend {active!r}, but the run asked for {config.backend!r}; "
+            "set KERAS_BACKEND before keras is imported (run through `python -m bench.run`)"
+        )
+    if config.device == "gpu" and not support.visible_gpus():
+        raise BackendMismatchError(
+            f"--device gpu was asked for, but {support.FRAMEWORK} sees no GPU; install its GPU "
+            "build (see README, 'GPU') or run with --device cpu"
+        )
+
+
+def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
+    """Run the documented workflow under `config` and return the result record."""
+    support = backends.load(config.backend)
+    check_backend(config, support)
+    created = datetime.now(UTC)
+
+    mnist = data.load_mnist(config.data_dir, verify_checksums=config.verify_checksums)
+    mnist = preprocess.take_subset(mnist, config.train_samples, config.test_samples)
+    prepared = preprocess.preprocess(mnist)
+    log(f"data: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(
+        jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    )
+    device_name = support.variable_device(model)
+    used = backends.device_kind(device_name)
+    if used != config.device:
+        raise BackendMismatchError(
+            f"keras placed the model on {device_name} ({used}), but the run asked for "
+            f"{config.device}; check CUDA_VISIBLE_DEVICES and the installed {support.FRAMEWORK}"
+        )
+    log(
+        f"{config.backend} {support.framework_version()} on {device_name}: "
+        f"{model.count_params():,} parameters, {config.epochs} epochs at batch {config.batch_size}"
+    )
+
+    def sync() -> None:
+        support.synchronize(model)
+
+    epoch_timer = timing.EpochTimer(sync, print_line=log)
+    history, fit_seconds = timing.time_call(
+        lambda: train.fit(
+            model,
+            prepared,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            callbacks=[epoch_timer],
+        ),
+        sync,
+    )
+    (test_loss, test_accuracy), evaluate_seconds = timing.time_call(
+        lambda: train.evaluate(model, prepared, batch_size=config.predict_batch_size), sync
+    )
+
+    def predict_test():
+        return train.predict(model, prepared.x_test, batch_size=config.predict_batch_size)
+
+    _, predict_first_call_seconds = timing.time_call(predict_test, sync)
+    probabilities, predict_seconds = timing.time_call(predict_test, sync)
+    predicted = probabilities.argmax(axis=1)
+    log(
+        f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.4f}  "
+        f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
+    )
+
+    samples_per_epoch = len(prepared.x_train)
+    timings = {
+        "fit_seconds": fit_seconds,
+        **timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch),
+        "evaluate_seconds": evaluate_seconds,
+        "predict_first_call_seconds": predict_first_call_seconds,
+        "predict_seconds": predict_seconds,
+        "predict_samples_per_second": len(prepared.x_test) / predict_seconds,
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": f"{created:%Y%m%dT%H%M%SZ}-{config.backend}-{used}-{uuid.uuid4().hex[:8]}",
+        "created_utc": created.isoformat(),
+        "backend": config.backend,
+        "device": {"requested": config.device, "used": used, "description": device_name},
+        "config": config.to_dict(),
+        "data": {
+            "source": mnist.source,
+            "train_samples": len(mnist.x_train),
+            "test_samples": len(mnist.x_test),
+            "checksums_verified": mnist.checksums_verified,
+        },
+        "model": {"parameters": model.count_params(), "summary": layer_summary(model)},
+        "versions": {
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "framework": support.FRAMEWORK,
+            "framework_version": support.framework_version(),
+        },
+        "machine": machine_info(),
+        "git": git_info(),
+        "command": sys.argv,
+        "timings": timings,
+        "metrics": {
+            "test_loss": test_loss,
+            "test_accuracy": test_accuracy,
+            "history": history,
+            **metrics.classification_summary(prepared.test_labels, predicted),
+            "predicted_classes": predicted.tolist(),
+        },
+        "samples": sample_images(mnist, predicted),
+    }
+
+
+def layer_summary(model: keras.Model) -> list[dict[str, Any]]:
+    """Each layer's class, name, output units or rate, activation and parameter count."""
+    summary = []
+    for layer in model.layers:
+        config = layer.get_config()
+        entry = {"class": type(layer).__name__, "name": layer.name, "params": layer.count_params()}
+        for key in ("units", "activation", "rate"):
+            if key in config:
+                entry[key] = config[key]
+        summary.append(entry)
+    return summary
+
+
+def sample_images(mnist: data.Mnist, predicted: np.ndarray) -> dict[str, Any]:
+    """The images the report shows: the first of each class, and a fixed random test sample."""
+    first_indices = [
+        int(np.flatnonzero(mnist.y_train == digit)[0])
+        for digit in range(data.NUM_CLASSES)
+        if (mnist.y_train == digit).any()
+    ]
+    rng = np.random.default_rng(RANDOM_SAMPLES_SEED)
+    count = min(RANDOM_SAMPLES_COUNT, len(mnist.x_test))
+    random_indices = np.sort(rng.choice(len(mnist.x_test), size=count, replace=False))
+    return {
+        "first_of_each_class": {
+            "labels": mnist.y_train[first_indices].tolist(),
+            "images": encode_images(mnist.x_train[first_indices]),
+        },
+        "first_train_labels": mnist.y_train[:10].tolist(),
+        "first_test_labels": mnist.y_test[:10].tolist(),
+        "random_test": {
+            "seed": RANDOM_SAMPLES_SEED,
+            "indices": random_indices.tolist(),
+            "labels": mnist.y_test[random_indices].tolist(),
+            "predicted": predicted[random_indices].tolist(),
+            "images": encode_images(mnist.x_test[random_indices]),
+        },
+    }

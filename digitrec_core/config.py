@@ -1,0 +1,46 @@
+"""The configuration of one benchmark run: plain, frozen data, recorded verbatim in the result."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+BACKENDS = ("tensorflow", "jax", "torch")
+DEVICES = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one run does. Defaults are the documented workflow (10 epochs at batch 512)."""
+
+    backend: str
+    device: str = "cpu"
+    seed: int = 0
+    epochs: int = 10
+    batch_size: int = 512
+    predict_batch_size: int = 512
+    train_samples: int | None = None
+    test_samples: int | None = None
+    quick: bool = False
+    jit_compile: bool | str = "auto"
+    steps_per_execution: int = 1
+    data_dir: str | None = None
+    verify_checksums: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        for name in ("epochs", "batch_size", "predict_batch_size", "steps_per_execution"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("train_samples", "test_samples"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto', got {self.jit_compile!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-safe dict."""
+        return asdict(self)

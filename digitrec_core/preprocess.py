@@ -1,0 +1,68 @@
+"""Turn MNIST uint8 arrays into model inputs: float32 pixels in [0, 1], flat, one-hot labels."""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from digitrec_core.data import NUM_CLASSES, Mnist
+
+FLAT_PIXELS = 28 * 28
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Model-ready arrays, plus the integer test labels kept for metrics."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    test_labels: np.ndarray
+
+
+def scale_and_flatten(images: np.ndarray) -> np.ndarray:
+    """Scale uint8 images (n, 28, 28) by 1/255 and flatten them to float32 (n, 784)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"images must be uint8 of shape (n, 28, 28), got {images.dtype} {images.shape}"
+        )
+    return images.reshape(len(images), FLAT_PIXELS).astype(np.float32) / np.float32(255)
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    """One-hot encode digit labels 0-9 as float32 (n, 10)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES)):
+        raise ValueError(f"labels must be a 1-d array of digits 0-9, got shape {labels.shape}")
+    return keras.utils.to_categorical(labels, NUM_CLASSES).astype(np.float32)
+
+
+def take_subset(mnist: Mnist, train_samples: int | None, test_samples: int | None) -> Mnist:
+    """Keep the first `train_samples` / `test_samples` of each split (None keeps all)."""
+    for name, count, available in (
+        ("train_samples", train_samples, len(mnist.x_train)),
+        ("test_samples", test_samples, len(mnist.x_test)),
+    ):
+        if count is not None and not 1 <= count <= available:
+            raise ValueError(f"{name} must be between 1 and {available}, got {count}")
+    return Mnist(
+        x_train=mnist.x_train[:train_samples],
+        y_train=mnist.y_train[:train_samples],
+        x_test=mnist.x_test[:test_samples],
+        y_test=mnist.y_test[:test_samples],
+        source=mnist.source,
+        checksums_verified=mnist.checksums_verified,
+    )
+
+
+def preprocess(mnist: Mnist) -> Prepared:
+    """Apply the documented preprocessing to both splits."""
+    return Prepared(
+        x_train=scale_and_flatten(mnist.x_train),
+        y_train=one_hot(mnist.y_train),
+        x_test=scale_and_flatten(mnist.x_test),
+        y_test=one_hot(mnist.y_test),
+        test_labels=np.asarray(mnist.y_test, dtype=np.int64),
+    )

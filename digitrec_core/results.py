@@ -1,0 +1,115 @@
+"""The result file: one self-describing JSON per benchmark run, the contract with the report.
+
+A result is a plain dict. Its top-level keys (schema version 1):
+
+- ``schema_version`` (int), ``run_id`` (str, unique), ``created_utc`` (ISO 8601 str)
+- ``backend`` ("tensorflow" | "jax" | "torch")
+- ``device``: ``requested`` ("cpu" | "gpu"), ``used`` ("cpu" | "gpu"), ``description`` (str)
+- ``config``: the run's configuration, verbatim (see ``digitrec_core.config.RunConfig``)
+- ``data``: ``source`` (str), ``train_samples``, ``test_samples`` (int), ``checksums_verified``
+- ``model``: ``parameters`` (int), ``summary`` (list of layer descriptions)
+- ``versions``: ``python``, ``keras``, ``numpy``, ``framework`` (name of the backend package),
+  ``framework_version``
+- ``machine``: ``id`` (stable slug), ``hostname``, ``platform``, ``cpu_model``,
+  ``cpu_cores_logical``, ``cpu_cores_physical``, ``memory_gib``, ``gpus`` (list of dicts)
+- ``git``: ``commit`` (str | None), ``dirty`` (bool | None)
+- ``timings`` (seconds unless the name says otherwise): ``fit_seconds``, ``epoch_seconds`` (list),
+  ``first_epoch_seconds``, ``steady_epoch_seconds`` (median of epochs after the first, None with
+  one epoch), ``train_samples_per_second``, ``evaluate_seconds``, ``predict_seconds``,
+  ``predict_samples_per_second``
+- ``metrics``: ``test_loss``, ``test_accuracy``, ``history`` (``loss`` and ``accuracy`` lists,
+  one entry per epoch), ``confusion_matrix`` (10x10 list, rows true, columns predicted),
+  ``per_class`` (list of ``{"class", "precision", "recall", "f1", "support"}``),
+  ``macro_f1``, ``predicted_classes`` (list over the test set)
+- ``samples``: ``first_of_each_class`` (``labels`` and ``images``), ``first_train_labels``,
+  ``first_test_labels``, ``random_test`` (``seed``, ``indices``, ``labels``, ``predicted``,
+  ``images``). Images are 28x28 uint8, stored as ``{"shape": [...], "base64": str}``.
+"""
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = (
+    "schema_version",
+    "run_id",
+    "created_utc",
+    "backend",
+    "device",
+    "config",
+    "data",
+    "versions",
+    "machine",
+    "git",
+    "timings",
+    "metrics",
+)
+
+
+class ResultFileError(ValueError):
+    """A result file that cannot be read as a digitrec result."""
+
+
+def encode_images(images: np.ndarray) -> dict[str, Any]:
+    """Pack a uint8 image array into a JSON-safe dict."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    return {"shape": list(images.shape), "base64": base64.b64encode(images.tobytes()).decode()}
+
+
+def decode_images(packed: dict[str, Any]) -> np.ndarray:
+    """Unpack images stored by `encode_images`."""
+    raw = base64.b64decode(packed["base64"])
+    return np.frombuffer(raw, dtype=np.uint8).reshape(packed["shape"])
+
+
+def write_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write `result` as JSON to `path` atomically; refuse to overwrite an existing file."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"result file {path} already exists; results are never overwritten")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            json.dump(result, tmp, indent=1, allow_nan=False)
+            tmp.write("\n")
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_result(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check one result file; raise ResultFileError naming what is wrong."""
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultFileError(f"{path}: not a readable JSON file ({exc})") from exc
+    if not isinstance(result, dict):
+        raise ResultFileError(f"{path}: expected a JSON object, found {type(result).__name__}")
+    version = result.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultFileError(
+            f"{path}: schema_version {version!r}, this digitrec reads {SCHEMA_VERSION}; "
+            "rerun the benchmark or read it with the digitrec version that wrote it"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in result]
+    if missing:
+        raise ResultFileError(f"{path}: missing keys {missing}; the file is incomplete")
+    return result
+
+
+def iter_result_paths(results_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield every result JSON under `results_dir/runs`, in a stable order."""
+    yield from sorted(Path(results_dir, "runs").rglob("*.json"))

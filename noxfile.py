@@ -1,0 +1,69 @@
+"""digitrec's sessions: `nox -l` lists them, `nox -s bench` is the main job."""
+
+import hashlib
+from pathlib import Path
+
+import nox
+
+BACKENDS = ["tensorflow", "jax", "torch"]
+PYTHON = "3.11"
+
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    """Install the project with `extras`, skipped when nothing it depends on changed."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    stamp = Path(session.virtualenv.location) / ".digitrec-installed"
+    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        session.log(f"{spec} already installed and pyproject.toml unchanged: not reinstalling")
+        return
+    session.install("-e", spec)
+    stamp.write_text(wanted)
+
+
+def backend_env(backend: str) -> dict[str, str]:
+    """Environment that selects the Keras backend and quiets TensorFlow's C++ logging."""
+    return {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("backend", BACKENDS)
+def bench(session: nox.Session, backend: str) -> None:
+    """Benchmark one backend on CPU, then rebuild the report (options after --)."""
+    install_project(session, backend)
+    session.run(
+        "python",
+        "-m",
+        "bench.run",
+        "--backend",
+        backend,
+        *session.posargs,
+        env=backend_env(backend),
+    )
+    session.run("python", "-m", "bench.report")
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """Rebuild results/report.md from the result files already in results/."""
+    install_project(session)
+    session.run("python", "-m", "bench.report", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """Run the test suite under one Keras backend (pytest options after --)."""
+    install_project(session, backend, "test")
+    session.run("python", "-m", "pytest", *session.posargs, env=backend_env(backend))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Check formatting and lint with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
