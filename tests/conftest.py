@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny IDX data sets written on the fly, and the full MNIST where available."""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitrec_core.data import IMAGE_MAGIC, LABEL_MAGIC, MNIST_PARTS
+from digitrec_core.idx import idx_header
+
+
+def write_idx(path: Path, magic: int, array: np.ndarray, *, compress: bool = True) -> Path:
+    """Write `array` (uint8) as an IDX file at `path`, gzip-compressed when `compress`."""
+    payload = idx_header(magic, array.shape) + np.ascontiguousarray(array, np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    return path
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable fake digits: class k is noise plus a bright bar on rows 2k+4 and 2k+5."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count, dtype=np.uint8) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, size=(count, 28, 28), dtype=np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        image[2 * label + 4 : 2 * label + 6, 4:24] = 255
+    return images, labels
+
+
+def write_mnist_dir(directory: Path, train: int = 600, test: int = 200, compress=True) -> Path:
+    """Write a synthetic data set in MNIST's four IDX files into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    arrays["x_train"], arrays["y_train"] = synthetic_digits(train, seed=1)
+    arrays["x_test"], arrays["y_test"] = synthetic_digits(test, seed=2)
+    for part in MNIST_PARTS:
+        name = f"{part.file_name}.gz" if compress else part.file_name
+        write_idx(directory / name, part.magic, arrays[part.key], compress=compress)
+    return directory
+
+
+def pytest_configure(config):
+    if not os.environ.get("KERAS_BACKEND"):
+        raise pytest.UsageError(
+            "KERAS_BACKEND is not set: run the tests through `nox -s tests`, or set "
+            "KERAS_BACKEND to tensorflow, jax or torch in an environment that has it installed"
+        )
+
+
+@pytest.fixture
+def tiny_mnist_dir(tmp_path: Path) -> Path:
+    """A folder with a small synthetic, well-formed MNIST (600 train, 200 test images)."""
+    return write_mnist_dir(tmp_path / "tiny-mnist")
+
+
+@pytest.fixture(scope="session")
+def full_mnist_dir() -> Path:
+    """The real MNIST named by DIGITREC_DATA_DIR; skipped without it, but an error on CI."""
+    setting = os.environ.get("DIGITREC_DATA_DIR")
+    if setting and Path(setting).is_dir():
+        return Path(setting)
+    message = f"full MNIST not available (DIGITREC_DATA_DIR={setting!r})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}: CI must point DIGITREC_DATA_DIR at ../shared/data/mnist")
+    pytest.skip(message)
+
+
+__all__ = ["IMAGE_MAGIC", "LABEL_MAGIC", "write_idx", "write_mnist_dir"]

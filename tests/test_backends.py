@@ -1,0 +1,73 @@
+import os
+
+import keras
+import pytest
+
+from bench import backends
+from bench.machine import git_info, machine_info, slug
+from digitrec_core.config import RunConfig
+from digitrec_core.model import build_model
+
+ACTIVE = os.environ["KERAS_BACKEND"]
+
+
+def test_cpu_environment_hides_gpus_and_selects_the_backend():
+    env = backends.environment_for("jax", "cpu")
+    assert env == {"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
+    assert "CUDA_VISIBLE_DEVICES" not in backends.environment_for("torch", "gpu")
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backends.environment_for("mxnet", "cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("cpu", "cpu"),
+        ("cuda:0", "gpu"),
+        ("/job:localhost/replica:0/task:0/device:GPU:0", "gpu"),
+        ("TFRT_CPU_0", "cpu"),
+        ("cuda(id=0)", "gpu"),
+    ],
+)
+def test_device_kind(name, kind):
+    assert backends.device_kind(name) == kind
+
+
+def test_support_module_of_the_active_backend_works_on_a_model():
+    support = backends.load(ACTIVE)
+    assert support.FRAMEWORK == ACTIVE and support.framework_version()
+    model = build_model()
+    assert backends.device_kind(support.variable_device(model)) == "cpu"
+    support.synchronize(model)
+
+
+def test_run_refuses_a_backend_keras_is_not_running():
+    from bench.workflow import BackendMismatchError, check_backend
+
+    other = next(b for b in ("tensorflow", "jax", "torch") if b != keras.backend.backend())
+    with pytest.raises(
+        BackendMismatchError, match=f"running backend '{ACTIVE}'.*asked for '{other}'"
+    ):
+        check_backend(RunConfig(backend=other), backends.load(ACTIVE))
+    check_backend(RunConfig(backend=ACTIVE), backends.load(ACTIVE))
+
+
+def test_gpu_run_is_refused_without_a_gpu():
+    from bench.workflow import BackendMismatchError, check_backend
+
+    support = backends.load(ACTIVE)
+    if support.visible_gpus():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(BackendMismatchError, match="sees no GPU"):
+        check_backend(RunConfig(backend=ACTIVE, device="gpu"), support)
+
+
+def test_machine_and_git_info_describe_this_checkout():
+    info = machine_info()
+    assert info["cpu_cores_logical"] >= 1 and info["memory_gib"] > 0
+    assert info["id"] == slug(info["id"]) and info["id"].endswith(f"-{info['cpu_cores_logical']}c")
+    git = git_info()
+    assert git["commit"] is None or len(git["commit"]) == 40

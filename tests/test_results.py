@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+
+from digitrec_core.results import (
+    REQUIRED_KEYS,
+    SCHEMA_VERSION,
+    ResultFileError,
+    decode_images,
+    encode_images,
+    iter_result_paths,
+    read_result,
+    write_result,
+)
+
+
+def minimal_result(**overrides):
+    result = {key: {} for key in REQUIRED_KEYS}
+    result.update(
+        schema_version=SCHEMA_VERSION, run_id="r1", created_utc="2026-01-01T00:00:00", backend="jax"
+    )
+    result.update(overrides)
+    return result
+
+
+def test_write_then_read_round_trips(tmp_path):
+    path = write_result(minimal_result(metrics={"test_accuracy": 0.97}), tmp_path / "a" / "r.json")
+    assert read_result(path)["metrics"] == {"test_accuracy": 0.97}
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
+
+
+def test_existing_result_is_never_overwritten(tmp_path):
+    path = write_result(minimal_result(run_id="first"), tmp_path / "r.json")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        write_result(minimal_result(run_id="second"), path)
+    assert read_result(path)["run_id"] == "first"
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError):
+        write_result(minimal_result(metrics={"test_loss": float("nan")}), tmp_path / "r.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not a readable JSON file"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 1"),
+        (json.dumps({"schema_version": 1, "run_id": "x"}), "missing keys"),
+    ],
+)
+def test_bad_files_are_named_with_the_reason(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ResultFileError, match=message) as caught:
+        read_result(path)
+    assert str(path) in str(caught.value)
+
+
+def test_images_survive_encoding():
+    images = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8).reshape(2, 28, 28)
+    packed = json.loads(json.dumps(encode_images(images)))
+    np.testing.assert_array_equal(decode_images(packed), images)
+
+
+def test_result_paths_are_found_under_runs(tmp_path):
+    write_result(minimal_result(), tmp_path / "runs" / "m1" / "b.json")
+    write_result(minimal_result(), tmp_path / "runs" / "m2" / "a.json")
+    (tmp_path / "other.json").write_text("{}")
+    assert [p.parent.name for p in iter_result_paths(tmp_path)] == ["m1", "m2"]

@@ -1,0 +1,130 @@
+"""The bench CLI end to end, in a fresh process, under the backend of this test session."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitrec_core.config import BACKENDS, RunConfig
+from digitrec_core.results import read_result, write_result
+
+ACTIVE = os.environ["KERAS_BACKEND"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env_overrides: dict[str, str] | None = None):
+    env = {**os.environ, **(env_overrides or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bench.run", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tmp_path):
+    results = tmp_path / "results"
+    other = next(b for b in BACKENDS if b != ACTIVE)
+    # A stray KERAS_BACKEND must not win over --backend.
+    done = run_cli(
+        "--backend",
+        ACTIVE,
+        "--data-dir",
+        str(tiny_mnist_dir),
+        "--no-verify-checksums",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--results-dir",
+        str(results),
+        env_overrides={"KERAS_BACKEND": other},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len([line for line in done.stdout.splitlines() if line.startswith("epoch ")]) == 3
+
+    [path] = (results / "runs").glob("*/*.json")
+    result = read_result(path)
+    assert result["backend"] == ACTIVE and result["versions"]["framework"] == ACTIVE
+    assert result["device"]["requested"] == result["device"]["used"] == "cpu"
+    assert result["config"]["epochs"] == 3 and result["config"]["quick"] is False
+    assert (result["data"]["train_samples"], result["data"]["test_samples"]) == (600, 200)
+    assert result["model"]["parameters"] == 118_282
+    assert path.parent.name == result["machine"]["id"] and path.stem == result["run_id"]
+
+    timings = result["timings"]
+    assert len(timings["epoch_seconds"]) == 3
+    assert timings["fit_seconds"] >= sum(timings["epoch_seconds"])
+    assert timings["steady_epoch_seconds"] == np.median(timings["epoch_seconds"][1:])
+    assert timings["predict_seconds"] > 0 and timings["evaluate_seconds"] > 0
+
+    metrics = result["metrics"]
+    assert len(metrics["history"]["loss"]) == len(metrics["history"]["accuracy"]) == 3
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.sum() == 200 == len(metrics["predicted_classes"])
+    # evaluate() and predict() are separate code paths; they must agree on accuracy.
+    assert np.trace(matrix) / 200 == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert metrics["test_accuracy"] > 0.5  # the synthetic digits are easy to learn
+
+    report = subprocess.run(
+        [sys.executable, "-m", "bench.report", "--results-dir", str(results)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr
+    text = (results / "report.md").read_text()
+    assert result["run_id"] in text and f"{metrics['test_accuracy']:.4f}" in text
+
+
+def test_missing_data_dir_fails_with_a_clear_message(tmp_path):
+    done = run_cli(
+        "--backend", ACTIVE, "--data-dir", str(tmp_path / "absent"), "--results-dir", str(tmp_path)
+    )
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unofficial_data_fails_verification_unless_told(tiny_mnist_dir, tmp_path):
+    done = run_cli(
+        "--backend", ACTIVE, "--data-dir", str(tiny_mnist_dir), "--results-dir", str(tmp_path)
+    )
+    assert done.returncode == 2 and "published MNIST checksum" in done.stderr
+
+
+def test_a_backend_that_is_not_installed_is_named_with_the_fix(tmp_path):
+    missing = [b for b in BACKENDS if importlib.util.find_spec(b) is None]
+    if not missing:
+        pytest.skip("every backend is installed here")
+    done = run_cli("--backend", missing[0], "--results-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert f"pip install -e '.[{missing[0]}]'" in done.stderr
+
+
+def test_bad_option_is_refused_before_any_work(tmp_path):
+    done = run_cli("--backend", ACTIVE, "--epochs", "0", "--results-dir", str(tmp_path))
+    assert done.returncode == 2 and "epochs must be a positive integer" in done.stderr
+
+
+@pytest.mark.slow
+def test_documented_model_reaches_97_percent_on_full_mnist(full_mnist_dir, tmp_path):
+    from bench.workflow import run_benchmark
+
+    result = run_benchmark(RunConfig(backend=ACTIVE, data_dir=str(full_mnist_dir)), log=print)
+    assert result["data"]["checksums_verified"] and result["data"]["train_samples"] == 60000
+    assert len(result["metrics"]["history"]["loss"]) == 10
+    assert result["metrics"]["test_accuracy"] >= 0.97
+    # The full record must be valid JSON (no NaN) and readable back.
+    path = write_result(result, tmp_path / "full.json")
+    assert read_result(path)["metrics"]["test_accuracy"] == result["metrics"]["test_accuracy"]
+    assert json.loads(path.read_text())["config"]["epochs"] == 10
