@@ -141,7 +141,13 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 def _load_with_keras() -> dict[str, np.ndarray]:
     import keras
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # keras raises plain Exception for failed downloads
+        raise DataFileError(
+            f"keras.datasets.mnist could not download MNIST ({exc}); without internet, point the "
+            "data setting (--data-dir or DIGITREC_DATA_DIR) at a folder with the IDX files"
+        ) from exc
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 

@@ -155,3 +155,27 @@ def test_full_mnist_with_one_flipped_byte_fails_verification(full_mnist_dir, tmp
     labels.write_bytes(gzip.compress(bytes(payload)))
     with pytest.raises(DataFileError, match=r"t10k-labels.*expected ff7bcfd4"):
         load_mnist(tmp_path)
+
+
+def test_without_a_data_dir_keras_downloads_and_the_arrays_are_checked(monkeypatch):
+    import keras
+
+    images, labels = synthetic_digits(30, seed=0)
+    monkeypatch.setattr(
+        keras.datasets.mnist, "load_data", lambda: ((images, labels), (images[:10], labels[:10]))
+    )
+    mnist = load_mnist(verify_checksums=False)
+    assert mnist.source == "keras.datasets.mnist" and mnist.x_test.shape == (10, 28, 28)
+    with pytest.raises(DataFileError, match=r"keras.datasets.mnist\[x_train\].*SHA-256"):
+        load_mnist()
+
+
+def test_failed_download_says_how_to_work_offline(monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure: Name or service not known")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(DataFileError, match=r"could not download MNIST.*DIGITREC_DATA_DIR"):
+        load_mnist()
