@@ -12,10 +12,12 @@ A result is a plain dict. Its top-level keys (schema version 1):
   ``framework_version``
 - ``machine``: ``id`` (stable slug), ``hostname``, ``platform``, ``cpu_model``,
   ``cpu_cores_logical``, ``cpu_cores_physical``, ``memory_gib``, ``gpus`` (list of dicts)
-- ``git``: ``commit`` (str | None), ``dirty`` (bool | None)
+- ``git``: ``commit`` (str | None), ``dirty`` (bool | None; changes under results/ not counted)
+- ``command``: the command line of the run (list of str)
 - ``timings`` (seconds unless the name says otherwise): ``fit_seconds``, ``epoch_seconds`` (list),
   ``first_epoch_seconds``, ``steady_epoch_seconds`` (median of epochs after the first, None with
-  one epoch), ``train_samples_per_second``, ``evaluate_seconds``, ``predict_seconds``,
+  one epoch), ``train_samples_per_second``, ``evaluate_seconds``,
+  ``predict_first_call_seconds`` (tracing included), ``predict_seconds`` (a second, warm call),
   ``predict_samples_per_second``
 - ``metrics``: ``test_loss``, ``test_accuracy``, ``history`` (``loss`` and ``accuracy`` lists,
   one entry per epoch), ``confusion_matrix`` (10x10 list, rows true, columns predicted),
@@ -69,24 +71,31 @@ def decode_images(packed: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(packed["shape"])
 
 
-def write_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write `result` as JSON to `path` atomically; refuse to overwrite an existing file."""
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` through a temporary file and os.replace, so it is never partial."""
     path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"result file {path} already exists; results are never overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            json.dump(result, tmp, indent=1, allow_nan=False)
-            tmp.write("\n")
+            tmp.write(text)
             tmp.flush()
             os.fsync(tmp.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write `result` as JSON to `path` atomically; refuse to overwrite an existing file."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"result file {path} already exists; results are never overwritten")
+    text = json.dumps(result, indent=1, allow_nan=False) + "\n"
+    return write_text_atomically(path, text)
 
 
 def read_result(path: str | os.PathLike) -> dict[str, Any]:

@@ -28,6 +28,7 @@ def test_write_then_read_round_trips(tmp_path):
     path = write_result(minimal_result(metrics={"test_accuracy": 0.97}), tmp_path / "a" / "r.json")
     assert read_result(path)["metrics"] == {"test_accuracy": 0.97}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp file left behind
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_existing_result_is_never_overwritten(tmp_path):

@@ -1,0 +1,41 @@
+"""Compile the result files into a Markdown report with figures.
+
+Usage: python -m bench.report [--results-dir DIR] [--out PATH]
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bench.report.build import NoResultsError, build_report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
+        help="folder whose runs/ holds the result files; figures go to its figures/ "
+        "(default: $DIGITREC_RESULTS_DIR, else results)",
+    )
+    parser.add_argument("--out", type=Path, help="report file (default: <results-dir>/report.md)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        path = build_report(args.results_dir, args.out)
+    except NoResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

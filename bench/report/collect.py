@@ -1,0 +1,224 @@
+"""Read the result files under a results folder and pick the runs the report compares."""
+
+import numbers
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from digitrec_core.results import ResultFileError, iter_result_paths, read_result
+
+BACKEND_ORDER = ("tensorflow", "jax", "torch")
+SHORT_BACKEND = {"tensorflow": "tf"}
+GROUP_KEYS = ["machine", "backend", "device", "quick"]
+
+# Report column -> dotted path in a result.
+COLUMNS = {
+    "run_id": "run_id",
+    "created_utc": "created_utc",
+    "machine": "machine.id",
+    "backend": "backend",
+    "device": "device.used",
+    "quick": "config.quick",
+    "test_accuracy": "metrics.test_accuracy",
+    "test_loss": "metrics.test_loss",
+    "fit_seconds": "timings.fit_seconds",
+    "first_epoch_seconds": "timings.first_epoch_seconds",
+    "steady_epoch_seconds": "timings.steady_epoch_seconds",
+    "predict_seconds": "timings.predict_seconds",
+    "train_samples_per_second": "timings.train_samples_per_second",
+    "test_samples": "data.test_samples",
+    "framework_version": "versions.framework_version",
+}
+REQUIRED_COLUMNS = [
+    "run_id",
+    "created_utc",
+    "machine",
+    "backend",
+    "device",
+    "quick",
+    "test_accuracy",
+    "test_loss",
+]
+NUMERIC_COLUMNS = [
+    "test_accuracy",
+    "test_loss",
+    "fit_seconds",
+    "first_epoch_seconds",
+    "steady_epoch_seconds",
+    "predict_seconds",
+    "train_samples_per_second",
+    "test_samples",
+]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A result file left out of the report, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Every readable run (one row each, the full result in column ``result``) and the rest."""
+
+    runs: pd.DataFrame
+    skipped: list[Skipped]
+
+
+def lookup(result: dict[str, Any], dotted: str) -> Any:
+    """The value at `dotted` ("metrics.test_accuracy") in `result`; KeyError if absent."""
+    value: Any = result
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise KeyError(dotted)
+        value = value[key]
+    return value
+
+
+def check_fields(result: dict[str, Any], path: Path) -> None:
+    """Raise ResultFileError unless `result` has the fields the report cannot do without."""
+    for column in REQUIRED_COLUMNS:
+        dotted = COLUMNS[column]
+        try:
+            value = lookup(result, dotted)
+        except KeyError:
+            raise ResultFileError(f"{path}: missing {dotted!r}; the file is incomplete") from None
+        if column in ("test_accuracy", "test_loss"):
+            valid = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        elif column == "quick":
+            valid = isinstance(value, bool)
+        elif column == "created_utc":
+            valid = isinstance(value, str) and parse_utc(value) is not None
+        else:
+            valid = isinstance(value, str) and value != ""
+        if not valid:
+            raise ResultFileError(f"{path}: {dotted} has an unexpected value {value!r}")
+
+
+def parse_utc(text: str) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (naive means UTC); None if unparseable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def collect_runs(results_dir: str | os.PathLike) -> Collection:
+    """Read every result file under `results_dir/runs`; unreadable ones become `Skipped`."""
+    results, paths, skipped = [], [], []
+    for path in iter_result_paths(results_dir):
+        try:
+            result = read_result(path)
+            check_fields(result, path)
+        except ResultFileError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            skipped.append(Skipped(path, reason))
+            continue
+        results.append(result)
+        paths.append(path)
+    return Collection(runs=runs_frame(results, paths), skipped=skipped)
+
+
+def runs_frame(results: list[dict[str, Any]], paths: list[Path]) -> pd.DataFrame:
+    """One row per result with the report's columns; missing optional values are NaN."""
+    flat = pd.json_normalize(results) if results else pd.DataFrame()
+    frame = flat.reindex(columns=list(COLUMNS.values()))
+    frame.columns = list(COLUMNS)
+    frame["created_utc"] = pd.to_datetime(
+        [parse_utc(text) for text in frame["created_utc"]], utc=True
+    )
+    frame["quick"] = frame["quick"].astype(bool)
+    for column in NUMERIC_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["path"] = paths
+    frame["result"] = results
+    return frame
+
+
+def in_report_order(runs: pd.DataFrame) -> pd.DataFrame:
+    """Sort by machine, full before quick, backend (tensorflow, jax, torch), then device."""
+    rank = {name: index for index, name in enumerate(BACKEND_ORDER)}
+
+    def key(column: pd.Series) -> pd.Series:
+        if column.name == "backend":
+            return column.map(lambda name: rank.get(name, len(rank)))
+        return column
+
+    ordered = runs.sort_values(["machine", "quick", "backend", "device"], key=key, kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def select_latest(runs: pd.DataFrame) -> pd.DataFrame:
+    """The latest run (by created_utc) of each machine, backend, device and mode (quick or full)."""
+    latest = runs.sort_values("created_utc", kind="stable").groupby(GROUP_KEYS).tail(1)
+    return in_report_order(latest)
+
+
+def split_quick(selected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(main comparison, quick runs set aside): a quick run goes aside when it has a full twin."""
+    keys = pd.MultiIndex.from_frame(selected[["machine", "backend", "device"]])
+    quick = selected["quick"].to_numpy()
+    aside = quick & keys.isin(keys[~quick])
+    return selected[~aside].reset_index(drop=True), selected[aside].reset_index(drop=True)
+
+
+def add_labels(runs: pd.DataFrame) -> pd.DataFrame:
+    """Add ``label``: backend/device, then the machine when there are several, and "(quick)"."""
+    several_machines = runs["machine"].nunique() > 1
+    labels = [
+        f"{row.backend}/{row.device}"
+        + (f" @ {row.machine}" if several_machines else "")
+        + (" (quick)" if row.quick else "")
+        for row in runs.itertuples()
+    ]
+    return runs.assign(label=labels)
+
+
+def short_labels(runs: pd.DataFrame) -> list[str]:
+    """Short names ("tf", "jax"), with the device, then a machine number, only where needed."""
+    machine_number = {name: number for number, name in enumerate(runs["machine"].unique(), 1)}
+    labels = [SHORT_BACKEND.get(backend, backend) for backend in runs["backend"]]
+    if len(set(labels)) < len(labels):
+        labels = [f"{label}/{device}" for label, device in zip(labels, runs["device"], strict=True)]
+    if len(set(labels)) < len(labels):
+        numbers = runs["machine"].map(machine_number)
+        labels = [f"{label}@m{number}" for label, number in zip(labels, numbers, strict=True)]
+    return [
+        f"{label} (quick)" if quick else label
+        for label, quick in zip(labels, runs["quick"], strict=True)
+    ]
+
+
+def same_random_sample(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs whose random test sample has the first complete sample's indices, the others)."""
+    indices = [random_sample_indices(result) for result in runs["result"]]
+    reference = next((found for found in indices if found is not None), None)
+    keep = pd.Series([found is not None and found == reference for found in indices])
+    keep.index = runs.index
+    return runs[keep].reset_index(drop=True), runs[~keep].reset_index(drop=True)
+
+
+def random_sample_indices(result: dict[str, Any]) -> list[int] | None:
+    """The test indices of the run's random sample; None if the sample is missing or partial."""
+    sample = get(result, "samples.random_test")
+    if not isinstance(sample, dict) or "images" not in sample:
+        return None
+    fields = [sample.get(name) for name in ("indices", "labels", "predicted")]
+    if not all(isinstance(values, list) for values in fields) or len({*map(len, fields)}) != 1:
+        return None
+    return fields[0]
+
+
+def get(result: dict[str, Any], dotted: str, default: Any = None) -> Any:
+    """The value at `dotted` in `result`, or `default` where there is none."""
+    try:
+        return lookup(result, dotted)
+    except KeyError:
+        return default

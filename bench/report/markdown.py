@@ -1,0 +1,198 @@
+"""Assemble the report's Markdown text from the selected runs and the figures made for them."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from bench.report import tables
+from bench.report.collect import get
+
+QUICK_NOTE = (
+    "> **Quick runs** (`python -m bench.run --quick`, or a `--train-samples`/`--test-samples` "
+    "subset) train and test on a small part of MNIST, usually for fewer epochs: their accuracy "
+    "and timings are **not comparable** with full runs."
+)
+
+
+@dataclass
+class Figures:
+    """Links (relative to the report) of the figures made, and what went into them."""
+
+    learning_curves: str | None = None
+    confusion: dict[str, str] = field(default_factory=dict)
+    data_result: dict[str, Any] | None = None
+    first_of_each_class: str | None = None
+    random_test: str | None = None
+    random_runs: pd.DataFrame | None = None
+    random_left_out: pd.DataFrame | None = None
+
+
+def render(
+    *,
+    main: pd.DataFrame,
+    aside: pd.DataFrame,
+    runs_found: int,
+    skipped: list[tuple[str, str]],
+    figures: Figures,
+    runs_dir: str,
+    generated: datetime,
+) -> str:
+    """The whole report as Markdown text."""
+    sections = [
+        intro(runs_dir, generated),
+        summary(main, aside, runs_found, len(skipped)),
+        learning_curves(figures),
+        confusion_matrices(main, figures),
+        details(main),
+        the_data(figures),
+        random_samples(figures),
+        skipped_files(skipped),
+    ]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def intro(runs_dir: str, generated: datetime) -> str:
+    """Title, what this report is, when it was made and how to rebuild it."""
+    return (
+        "# digitrec benchmark report\n\n"
+        "digitrec trains one Keras 3 model, the MNIST MLP (Dense 128 relu → Dense 128 relu → "
+        "Dropout 0.25 → Dense 10 softmax), under the TensorFlow, JAX and PyTorch backends with "
+        "`python -m bench.run`, and records each run in a JSON result file. This report compiles "
+        f"the result files under `{runs_dir}`: the accuracy each backend reaches, how long "
+        "training and prediction take, and which digits the models get wrong.\n\n"
+        f"Generated {generated:%Y-%m-%d %H:%M:%S} UTC. Rebuild it with `nox -s report` "
+        "(or `python -m bench.report`); add runs with `nox -s bench`."
+    )
+
+
+def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: int) -> str:
+    """The summary table, the accuracy spread per machine, quick runs apart, and run ids."""
+    used = len(main) + len(aside)
+    parts = [
+        "## Summary",
+        f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
+        + (f" ({skipped} more skipped, see [Skipped files](#skipped-files))" if skipped else "")
+        + f". The report uses the latest run of each machine, backend, device and mode "
+        f"(full or quick): {used} run{'s' * (used != 1)}.",
+        tables.summary_table(main),
+        accuracy_spread(main),
+    ]
+    if main["quick"].any() or len(aside):
+        parts.append(QUICK_NOTE)
+    if len(aside):
+        parts += [
+            "### Quick runs (not comparable)",
+            "These quick runs have a full run of the same machine, backend and device above, "
+            "so they are shown only here.",
+            tables.summary_table(aside),
+        ]
+    ids = ", ".join(f"`{run_id}`" for run_id in pd.concat([main, aside])["run_id"])
+    parts.append(f"Runs used: {ids}.")
+    return "\n\n".join(parts)
+
+
+def accuracy_spread(runs: pd.DataFrame) -> str:
+    """One line per machine (and mode): max minus min test accuracy across its runs."""
+    lines = []
+    for (machine, quick), group in runs.groupby(["machine", "quick"], sort=False):
+        mode = " (quick runs, not comparable)" if quick else ""
+        if len(group) < 2:
+            lines.append(f"Accuracy spread across backends on `{machine}`{mode}: only one run.")
+            continue
+        spread = group["test_accuracy"].max() - group["test_accuracy"].min()
+        lines.append(
+            f"Accuracy spread across backends on `{machine}`{mode}: "
+            f"max \N{MINUS SIGN} min = {spread:.4f} ({len(group)} runs)."
+        )
+    return "  \n".join(lines)
+
+
+def learning_curves(figures: Figures) -> str:
+    """The learning-curves figure."""
+    if figures.learning_curves is None:
+        return "## Learning curves\n\nNo run recorded a training history."
+    return (
+        "## Learning curves\n\n"
+        "Training loss and accuracy at the end of each epoch, one line per run.\n\n"
+        f"![Training loss and accuracy per epoch]({figures.learning_curves})"
+    )
+
+
+def confusion_matrices(main: pd.DataFrame, figures: Figures) -> str:
+    """One confusion-matrix heatmap per run."""
+    parts = ["## Confusion matrices", "Rows are the true digits, columns the predicted ones."]
+    for row in main.itertuples():
+        link = figures.confusion.get(row.run_id)
+        if link is None:
+            parts.append(f"{row.label}: no confusion matrix recorded.")
+        else:
+            parts.append(f"![Confusion matrix of {row.label}]({link})")
+    return "\n\n".join(parts)
+
+
+def details(main: pd.DataFrame) -> str:
+    """Per run: config, versions, machine and data, then per-class metrics."""
+    parts = ["## Per-backend details"]
+    for row in main.itertuples():
+        result = row.result
+        parts += [f"### {row.label}", tables.run_details(result)]
+        per_class = get(result, "metrics.per_class")
+        if per_class:
+            macro_f1 = tables.fmt(get(result, "metrics.macro_f1"), ".4f")
+            parts += [f"Per-class metrics on the test set (macro F1 {macro_f1}):"]
+            parts.append(tables.per_class_table(per_class))
+        else:
+            parts.append("No per-class metrics recorded.")
+    return "\n\n".join(parts)
+
+
+def the_data(figures: Figures) -> str:
+    """The first image of each class and the first labels of each split."""
+    result = figures.data_result
+    if result is None or figures.first_of_each_class is None:
+        return "## The data\n\nNo run recorded sample images."
+    train = get(result, "samples.first_train_labels")
+    test = get(result, "samples.first_test_labels")
+    return (
+        "## The data\n\n"
+        "The first training image of each class (every run reads the same MNIST files):\n\n"
+        f"![The first training image of each class]({figures.first_of_each_class})\n\n"
+        f"First 10 training labels: `{train}`  \nFirst 10 test labels: `{test}`"
+    )
+
+
+def random_samples(figures: Figures) -> str:
+    """The random test images with each run's prediction, and the runs left out."""
+    runs = figures.random_runs
+    if figures.random_test is None or runs is None or runs.empty:
+        return "## Random test samples\n\nNo run recorded random test samples."
+    sample = get(runs["result"].iloc[0], "samples.random_test")
+    parts = [
+        "## Random test samples",
+        f"Test images {sample.get('indices')} (drawn with seed {sample.get('seed')}). Each "
+        "panel shows the true label and each run's prediction; the title is red where any run "
+        "is wrong.",
+        f"![Random test images with each run's prediction]({figures.random_test})",
+    ]
+    legend = ", ".join(f"{row.short} = {row.label}" for row in runs.itertuples())
+    parts.append(f"Runs: {legend}.")
+    left_out = figures.random_left_out
+    if left_out is not None and not left_out.empty:
+        labels = ", ".join(left_out["label"])
+        parts.append(
+            f"Left out because their random sample is different images (or missing): {labels}."
+        )
+    return "\n\n".join(parts)
+
+
+def skipped_files(skipped: list[tuple[str, str]]) -> str:
+    """The result files that could not be read, and why."""
+    if not skipped:
+        return ""
+    return (
+        "## Skipped files\n\n"
+        "These files are not readable digitrec results and were left out:\n\n"
+        + tables.skipped_table(skipped)
+    )

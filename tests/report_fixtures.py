@@ -1,0 +1,200 @@
+"""Fake but realistic result files (schema version 1) for the report tests."""
+
+import hashlib
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitrec_core.results import SCHEMA_VERSION, encode_images, write_result
+
+NUM_CLASSES = 10
+FULL_SAMPLES = (60_000, 10_000)
+QUICK_SAMPLES = (6_000, 1_000)
+RANDOM_SAMPLES = 16
+MACHINE = {
+    "id": "intel-xeon-cpu-e5-2690-v4-2-60ghz-8c",
+    "hostname": "bench-box",
+    "platform": "Linux-6.1.0-x86_64-with-glibc2.36",
+    "cpu_model": "Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz",
+    "cpu_cores_logical": 8,
+    "cpu_cores_physical": 4,
+    "memory_gib": 31.3,
+    "gpus": [],
+}
+GPU_MACHINE = {
+    **MACHINE,
+    "id": "amd-epyc-7742-64-core-processor-16c-1xnvidia-a100-sxm4-40gb",
+    "hostname": "gpu-box",
+    "cpu_model": "AMD EPYC 7742 64-Core Processor",
+    "cpu_cores_logical": 16,
+    "cpu_cores_physical": 8,
+    "memory_gib": 125.8,
+    "gpus": [{"name": "NVIDIA A100-SXM4-40GB", "driver": "550.54.15", "memory_mib": 40960}],
+}
+FRAMEWORKS = {"tensorflow": "2.21.0", "jax": "0.10.2", "torch": "2.13.0"}
+
+
+def mnist_labels(count: int, seed: int) -> np.ndarray:
+    """`count` labels that cycle through every class early, like MNIST's first images."""
+    rng = np.random.default_rng(seed)
+    rest = rng.integers(0, NUM_CLASSES, count - NUM_CLASSES)
+    return np.concatenate([rng.permutation(NUM_CLASSES), rest])
+
+
+TRAIN_LABELS = mnist_labels(200, seed=1)
+TEST_LABELS = mnist_labels(FULL_SAMPLES[1], seed=2)
+
+
+def digit_images(labels: np.ndarray, seed: int) -> np.ndarray:
+    """28x28 uint8 images: a noisy stroke whose position gives away the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 40, size=(len(labels), 28, 28), dtype=np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        image[4:24, 4 + 2 * label : 7 + 2 * label] = 255
+    return images
+
+
+def predictions(true: np.ndarray, accuracy: float, seed: int) -> np.ndarray:
+    """A copy of `true` with round((1 - accuracy) * n) labels changed to a wrong class."""
+    rng = np.random.default_rng(seed)
+    wrong = rng.choice(len(true), size=round((1 - accuracy) * len(true)), replace=False)
+    predicted = true.copy()
+    predicted[wrong] = (true[wrong] + rng.integers(1, NUM_CLASSES, len(wrong))) % NUM_CLASSES
+    return predicted
+
+
+def per_class(matrix: np.ndarray) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class from a confusion matrix."""
+    hits = np.diag(matrix).astype(float)
+    predicted, support = matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(hits), where=total > 0)
+    return [
+        {
+            "class": digit,
+            "precision": float(precision[digit]),
+            "recall": float(recall[digit]),
+            "f1": float(f1[digit]),
+            "support": int(support[digit]),
+        }
+        for digit in range(NUM_CLASSES)
+    ]
+
+
+def make_result(
+    backend: str,
+    *,
+    accuracy: float,
+    created_utc: datetime,
+    device: str = "cpu",
+    machine: dict[str, Any] = MACHINE,
+    quick: bool = False,
+    epochs: int | None = None,
+) -> dict[str, Any]:
+    """A result dict as `bench.run` writes it, with real arrays behind every number."""
+    train_count, test_count = QUICK_SAMPLES if quick else FULL_SAMPLES
+    epochs = epochs or (2 if quick else 10)
+    key = f"{backend}{device}{machine['id']}{created_utc.isoformat()}{quick}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    seed = int(digest[:8], 16)
+    true = TEST_LABELS[:test_count]
+    predicted = predictions(true, accuracy, seed)
+    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=int)
+    np.add.at(matrix, (true, predicted), 1)
+    scores = per_class(matrix)
+
+    first_epoch = 3.0 + seed % 100 / 100
+    epoch_seconds = [first_epoch] + [1.0 + i / 50 for i in range(epochs - 1)]
+    steady = statistics.median(epoch_seconds[1:]) if epochs > 1 else None
+    loss = [(0.5 + seed % 20 / 100) / (epoch + 1) ** 0.5 for epoch in range(epochs)]
+
+    first_indices = [int(np.flatnonzero(digit == TRAIN_LABELS)[0]) for digit in range(10)]
+    rng = np.random.default_rng(0)
+    random_indices = np.sort(rng.choice(test_count, size=RANDOM_SAMPLES, replace=False))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": f"{created_utc:%Y%m%dT%H%M%SZ}-{backend}-{device}-{digest[:8]}",
+        "created_utc": created_utc.isoformat(),
+        "backend": backend,
+        "device": {
+            "requested": device,
+            "used": device,
+            "description": "/job:localhost/device:GPU:0" if device == "gpu" else "cpu:0",
+        },
+        "config": {
+            "backend": backend,
+            "device": device,
+            "seed": 0,
+            "epochs": epochs,
+            "batch_size": 512,
+            "predict_batch_size": 512,
+            "train_samples": QUICK_SAMPLES[0] if quick else None,
+            "test_samples": QUICK_SAMPLES[1] if quick else None,
+            "quick": quick,
+            "jit_compile": "auto",
+            "steps_per_execution": 1,
+            "data_dir": None,
+            "verify_checksums": True,
+        },
+        "data": {
+            "source": "keras.datasets.mnist (~/.keras/datasets/mnist.npz)",
+            "train_samples": train_count,
+            "test_samples": test_count,
+            "checksums_verified": True,
+        },
+        "model": {"parameters": 118_282, "summary": []},
+        "versions": {
+            "python": "3.11.9",
+            "keras": "3.15.1",
+            "numpy": "2.1.3",
+            "framework": backend,
+            "framework_version": FRAMEWORKS[backend],
+        },
+        "machine": dict(machine),
+        "git": {"commit": "22f09bf0c0ffee0123456789abcdef0123456789", "dirty": quick},
+        "timings": {
+            "fit_seconds": sum(epoch_seconds) + 0.05,
+            "epoch_seconds": epoch_seconds,
+            "first_epoch_seconds": first_epoch,
+            "steady_epoch_seconds": steady,
+            "train_samples_per_second": train_count / steady if steady else None,
+            "evaluate_seconds": 0.4,
+            "predict_seconds": 0.25,
+            "predict_samples_per_second": test_count / 0.25,
+        },
+        "metrics": {
+            "test_loss": 0.07 + (1 - accuracy),
+            "test_accuracy": float(np.trace(matrix) / matrix.sum()),
+            "history": {"loss": loss, "accuracy": [1 - value / 4 for value in loss]},
+            "confusion_matrix": matrix.tolist(),
+            "per_class": scores,
+            "macro_f1": float(np.mean([score["f1"] for score in scores])),
+            "predicted_classes": predicted.tolist(),
+        },
+        "samples": {
+            "first_of_each_class": {
+                "labels": TRAIN_LABELS[first_indices].tolist(),
+                "images": encode_images(digit_images(TRAIN_LABELS[first_indices], seed=3)),
+            },
+            "first_train_labels": TRAIN_LABELS[:10].tolist(),
+            "first_test_labels": TEST_LABELS[:10].tolist(),
+            "random_test": {
+                "seed": 0,
+                "indices": random_indices.tolist(),
+                "labels": true[random_indices].tolist(),
+                "predicted": predicted[random_indices].tolist(),
+                "images": encode_images(digit_images(true[random_indices], seed=4)),
+            },
+        },
+    }
+
+
+def write_run(results_dir: Path, result: dict[str, Any]) -> Path:
+    """Write `result` where `bench.run` would: results_dir/runs/<machine id>/<run id>.json."""
+    path = Path(results_dir, "runs", result["machine"]["id"], f"{result['run_id']}.json")
+    return write_result(result, path)

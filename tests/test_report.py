@@ -1,0 +1,286 @@
+"""The report builder: run selection, the Markdown it writes, its figures, and its failures."""
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bench.report import NoResultsError, build_report
+from bench.report.__main__ import main
+from bench.report.collect import (
+    collect_runs,
+    same_random_sample,
+    select_latest,
+    short_labels,
+    split_quick,
+)
+from tests.report_fixtures import GPU_MACHINE, MACHINE, make_result, write_run
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+BACKEND_MODULES = {"keras", "tensorflow", "jax", "jaxlib", "torch"}
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table in `text`, as dicts keyed by header."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    header, _, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in table)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def section(text: str, title: str) -> str:
+    """The body of the section headed `title`, up to the next heading of any level."""
+    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text + "\n#", re.S | re.M)
+    assert match, f"no section {title!r} in the report"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A results folder with three backends, an older run, a quick run, a second machine and
+    two bad files, compiled by the real CLI in a fresh interpreter that logs its imports."""
+    results_dir = tmp_path_factory.mktemp("results")
+    runs = {
+        "old_tf": make_result("tensorflow", accuracy=0.9612, created_utc=at(0)),
+        "tf": make_result("tensorflow", accuracy=0.9781, created_utc=at(60)),
+        "jax": make_result("jax", accuracy=0.9774, created_utc=at(65)),
+        "torch": make_result("torch", accuracy=0.9790, created_utc=at(70)),
+        "jax_quick": make_result("jax", accuracy=0.912, created_utc=at(120), quick=True),
+        "gpu": make_result(
+            "torch", accuracy=0.9786, created_utc=at(180), device="gpu", machine=GPU_MACHINE
+        ),
+    }
+    for result in runs.values():
+        write_run(results_dir, result)
+    bad_dir = results_dir / "runs" / MACHINE["id"]
+    (bad_dir / "broken.json").write_text('{"schema_version": 1, "run_id": ')
+    (bad_dir / "old-schema.json").write_text(json.dumps({"schema_version": 0, "run_id": "x"}))
+    figures_dir = results_dir / "figures"
+    figures_dir.mkdir()
+    (figures_dir / "stale.png").write_bytes(PNG_MAGIC + b"left from an earlier report")
+
+    env = {key: value for key, value in os.environ.items() if key != "DIGITREC_RESULTS_DIR"}
+    command = [sys.executable, "-X", "importtime", "-m", "bench.report"]
+    process = subprocess.run(
+        [*command, "--results-dir", str(results_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    report = (results_dir / "report.md").read_text(encoding="utf-8")
+    return results_dir, runs, report, process
+
+
+def test_report_imports_no_keras_backend(built):
+    *_, process = built
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in process.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "pandas" in imported, "expected -X importtime output on stderr"
+    assert not imported & BACKEND_MODULES
+
+
+def test_summary_has_one_row_per_latest_full_run(built):
+    _, runs, report, _ = built
+    summary = section(report, "Summary")
+    rows = markdown_rows(summary)
+    expected = {
+        (
+            r["machine"]["id"],
+            r["backend"],
+            r["device"]["used"],
+            f"{r['metrics']['test_accuracy']:.4f}",
+        )
+        for r in (runs["tf"], runs["jax"], runs["torch"], runs["gpu"])
+    }
+    assert {(r["machine"], r["backend"], r["device"], r["test accuracy"]) for r in rows} == expected
+    assert {row["mode"] for row in rows} == {"full"}
+    assert rows[0]["predict s (10,000 images)"] == "0.250"
+    assert [row["framework version"] for row in rows] == ["2.13.0", "2.21.0", "0.10.2", "2.13.0"]
+
+
+def test_older_run_of_a_group_is_not_used(built):
+    _, runs, report, _ = built
+    assert runs["tf"]["run_id"] in report
+    assert runs["old_tf"]["run_id"] not in report
+    assert "0.9612" not in report
+    assert "Found 6 readable result files (2 more skipped" in report
+
+
+def test_accuracy_spread_per_machine(built):
+    _, _, report, _ = built
+    assert f"on `{MACHINE['id']}`: max \N{MINUS SIGN} min = 0.0016 (3 runs)" in report
+    assert f"on `{GPU_MACHINE['id']}`: only one run" in report
+
+
+def test_quick_run_is_set_apart_and_labelled(built):
+    _, runs, report, _ = built
+    quick = section(report, "Quick runs (not comparable)")
+    [row] = markdown_rows(quick)
+    assert (row["backend"], row["mode"], row["test accuracy"]) == ("jax", "**quick**", "0.9120")
+    assert row["predict s (1,000 images)"] == "0.250"
+    assert "not comparable" in report
+    assert runs["jax_quick"]["run_id"] in report
+    assert "(quick)" not in section(report, "Per-backend details")
+
+
+def test_sections_come_in_order(built):
+    _, _, report, _ = built
+    titles = re.findall(r"^## (.+)$", report, re.M)
+    assert titles == [
+        "Summary",
+        "Learning curves",
+        "Confusion matrices",
+        "Per-backend details",
+        "The data",
+        "Random test samples",
+        "Skipped files",
+    ]
+    assert report.startswith("# digitrec benchmark report\n")
+    assert "nox -s report" in report
+
+
+def test_every_referenced_figure_is_a_png_and_stale_ones_are_gone(built):
+    results_dir, _, report, _ = built
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(links) == 1 + 4 + 1 + 1  # curves, a matrix per main run, the data, random samples
+    paths = {(results_dir / link).resolve() for link in links}
+    for path in paths:
+        data = path.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000, path
+    assert {path.resolve() for path in (results_dir / "figures").iterdir()} == paths
+
+
+def test_details_show_config_machine_and_per_class_scores(built):
+    _, runs, report, _ = built
+    details = section(report, f"torch/gpu @ {GPU_MACHINE['id']}")
+    settings = {row["setting"]: row["value"] for row in markdown_rows(details)}
+    assert settings["epochs"] == "10"
+    assert settings["GPUs"] == "NVIDIA A100-SXM4-40GB (40,960 MiB)"
+    assert settings["git commit"].endswith("(clean)")
+    per_class = markdown_rows(details.split("Per-class metrics")[1])
+    assert [row["class"] for row in per_class] == [str(digit) for digit in range(10)]
+    expected = runs["gpu"]["metrics"]["per_class"][3]
+    assert per_class[3]["recall"] == f"{expected['recall']:.4f}"
+
+
+def test_random_samples_show_every_run_prediction(built):
+    _, runs, report, _ = built
+    random = section(report, "Random test samples")
+    assert str(runs["tf"]["samples"]["random_test"]["indices"]) in random
+    assert "tf/cpu = tensorflow/cpu @ " in random
+    assert "torch/gpu = torch/gpu @ " in random
+    assert "Left out" not in random
+
+
+def test_bad_files_are_listed_as_skipped_with_reasons(built):
+    _, _, report, process = built
+    skipped = {
+        Path(row["file"]).name: row["reason"]
+        for row in markdown_rows(section(report, "Skipped files"))
+    }
+    assert set(skipped) == {"broken.json", "old-schema.json"}
+    assert "not a readable JSON file" in skipped["broken.json"]
+    assert "schema_version 0" in skipped["old-schema.json"]
+    assert process.stderr.count("warning: skipped") == 2
+
+
+def test_empty_results_dir_exits_2_and_says_what_to_run(tmp_path, capsys):
+    assert main(["--results-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "nox -s bench" in error
+    assert str(tmp_path / "runs") in error
+
+
+def test_results_dir_defaults_to_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIGITREC_RESULTS_DIR", str(tmp_path / "elsewhere"))
+    assert main([]) == 2
+    assert str(tmp_path / "elsewhere") in capsys.readouterr().err
+
+
+def test_only_bad_files_is_no_results(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "bad.json").write_text("[]")
+    warnings = []
+    with pytest.raises(NoResultsError, match="1 unreadable files skipped"):
+        build_report(tmp_path, warn=warnings.append)
+    assert len(warnings) == 1 and "expected a JSON object" in warnings[0]
+
+
+def test_incomplete_result_is_skipped_naming_the_field(tmp_path):
+    result = make_result("jax", accuracy=0.97, created_utc=T0)
+    del result["metrics"]["test_accuracy"]
+    write_run(tmp_path, result)
+    [skipped] = collect_runs(tmp_path).skipped
+    assert "metrics.test_accuracy" in skipped.reason
+
+
+def test_out_elsewhere_links_figures_relative_to_it(tmp_path):
+    results_dir = tmp_path / "results"
+    write_run(results_dir, make_result("jax", accuracy=0.97, created_utc=T0, epochs=2))
+    out = build_report(results_dir, tmp_path / "site" / "report.md", warn=print)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", out.read_text(encoding="utf-8"))
+    assert links and all(link.startswith("../results/figures/") for link in links)
+    assert all((out.parent / link).is_file() for link in links)
+
+
+def frame_of(tmp_path, *results):
+    for result in results:
+        write_run(tmp_path, result)
+    return collect_runs(tmp_path).runs
+
+
+def test_quick_run_without_full_twin_stays_in_the_main_comparison(tmp_path):
+    runs = frame_of(
+        tmp_path,
+        make_result("jax", accuracy=0.97, created_utc=at(0)),
+        make_result("torch", accuracy=0.91, created_utc=at(1), quick=True),
+    )
+    main_runs, aside = split_quick(select_latest(runs))
+    assert list(main_runs["backend"]) == ["jax", "torch"]
+    assert list(main_runs["quick"]) == [False, True]
+    assert aside.empty
+
+
+def test_runs_with_another_random_sample_are_left_out(tmp_path):
+    runs = frame_of(
+        tmp_path,
+        make_result("jax", accuracy=0.97, created_utc=at(0)),
+        make_result("torch", accuracy=0.96, created_utc=at(1)),
+        make_result("tensorflow", accuracy=0.91, created_utc=at(2), quick=True),
+    )
+    shown, left_out = same_random_sample(select_latest(runs))
+    assert list(shown["backend"]) == ["jax", "torch"]
+    assert list(left_out["backend"]) == ["tensorflow"]
+
+
+def test_short_labels_add_device_and_machine_only_when_needed(tmp_path):
+    runs = select_latest(
+        frame_of(
+            tmp_path,
+            make_result("tensorflow", accuracy=0.97, created_utc=at(0)),
+            make_result("jax", accuracy=0.97, created_utc=at(1)),
+        )
+    )
+    assert short_labels(runs) == ["tf", "jax"]
+    other = make_result("jax", accuracy=0.97, created_utc=at(2), machine=GPU_MACHINE)
+    runs = select_latest(frame_of(tmp_path, other))
+    assert short_labels(runs) == ["jax/cpu@m1", "tf/cpu@m2", "jax/cpu@m2"]  # machines by id
