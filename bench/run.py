@@ -5,11 +5,12 @@ Writes one result JSON to <results-dir>/runs/<machine id>/<run id>.json and prin
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from digitrec_core.config import BACKENDS, DEVICES, RunConfig
+from digitrec_core.config import BACKENDS, DEVICES, PROFILES, RunConfig
 
 QUICK_TRAIN_SAMPLES = 6000
 QUICK_TEST_SAMPLES = 1000
@@ -52,6 +53,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument(
+        "--threads", type=int, help="limit the framework's intra-op threads (default: its own)"
+    )
+    parser.add_argument(
+        "--profile",
+        default="default",
+        choices=PROFILES,
+        help="the settings profile this run belongs to (the report shows profiles side by side)",
+    )
+    # Set by bench.suite, which runs repeats and the tuning search.
+    parser.add_argument("--repeat-group", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat-index", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--results-dir",
         default=os.environ.get("DIGITREC_RESULTS_DIR") or "results",
         help="where result files go (default: $DIGITREC_RESULTS_DIR, else results)",
@@ -79,6 +94,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         quick=quick or train_samples is not None or test_samples is not None,
         jit_compile=jit,
         steps_per_execution=args.steps_per_execution,
+        threads=args.threads,
+        profile=args.profile,
         data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
         verify_checksums=args.verify_checksums,
     )
@@ -90,7 +107,7 @@ def prepare_environment(config: RunConfig) -> None:
 
     if "keras" in sys.modules:
         raise RuntimeError("keras was imported before the backend was chosen; run bench.run fresh")
-    os.environ.update(environment_for(config.backend, config.device))
+    os.environ.update(environment_for(config.backend, config.device, config.threads))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -117,7 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     from digitrec_core.results import write_result
 
     try:
-        result = run_benchmark(config, log=lambda line: print(line, flush=True))
+        repeat = {
+            "group": args.repeat_group,
+            "index": args.repeat_index,
+            "count": args.repeat_count,
+        }
+        tuning = json.loads(args.tuning_record.read_text()) if args.tuning_record else None
+        result = run_benchmark(
+            config, log=lambda line: print(line, flush=True), repeat=repeat, tuning=tuning
+        )
     except (DataFileError, BackendMismatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

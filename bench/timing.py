@@ -1,11 +1,12 @@
 """Wall-clock timing that ends every timed region with the backend's device synchronisation."""
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import keras
+
+from bench.stats import describe
 
 T = TypeVar("T")
 
@@ -19,16 +20,26 @@ def time_call(call: Callable[[], T], synchronize: Callable[[], None]) -> tuple[T
 
 
 def summarize_epochs(epoch_seconds: list[float], samples_per_epoch: int) -> dict[str, Any]:
-    """First epoch (tracing and compilation included) apart from the steady median of the rest."""
+    """First epoch (tracing and compilation included) apart from the statistics of the rest.
+
+    The compile overhead is estimated as first epoch minus the steady (median) epoch.
+    """
     if not epoch_seconds:
         raise ValueError("epoch_seconds is empty: no epoch was timed")
-    steady = epoch_seconds[1:]
-    steady_median = statistics.median(steady) if steady else None
+    first = epoch_seconds[0]
+    steady = describe(epoch_seconds[1:]) if len(epoch_seconds) > 1 else None
+    median = steady["median"] if steady else None
     return {
         "epoch_seconds": list(epoch_seconds),
-        "first_epoch_seconds": epoch_seconds[0],
-        "steady_epoch_seconds": steady_median,
-        "train_samples_per_second": samples_per_epoch / steady_median if steady_median else None,
+        "first_epoch_seconds": first,
+        "steady_epoch_seconds": median,
+        "steady_epoch_iqr_seconds": steady["iqr"] if steady else None,
+        "steady_epoch_min_seconds": steady["min"] if steady else None,
+        "steady_epoch_count": steady["count"] if steady else 0,
+        "steady_epoch_cv": steady["cv"] if steady else None,
+        "steady_epoch_noisy": steady["noisy"] if steady else None,
+        "compile_overhead_seconds": first - median if median is not None else None,
+        "train_samples_per_second": samples_per_epoch / median if median else None,
     }
 
 

@@ -1,6 +1,8 @@
 """One benchmark run, start to finish: load → preprocess → build → train and time → result."""
 
+import os
 import platform
+import resource
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -9,7 +11,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from bench import backends, timing
+from bench import backends, inference, timing
 from bench.machine import git_info, machine_info
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
@@ -39,10 +41,22 @@ def check_backend(config: RunConfig, support) -> None:
         )
 
 
-def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
-    """Run the documented workflow under `config` and return the result record."""
+def run_benchmark(
+    config: RunConfig,
+    log=print,
+    *,
+    repeat: dict[str, Any] | None = None,
+    tuning: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run the documented workflow under `config` and return the result record.
+
+    `repeat` (group id, index, count) and `tuning` (the search that chose a tuned profile's
+    settings) are recorded as given.
+    """
     support = backends.load(config.backend)
     check_backend(config, support)
+    if config.threads is not None:
+        support.limit_threads(config.threads)
     created = datetime.now(UTC)
 
     mnist = data.load_mnist(config.data_dir, verify_checksums=config.verify_checksums)
@@ -94,6 +108,12 @@ def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
         f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.4f}  "
         f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
     )
+    predict_speed = inference.predict_speed(model, prepared.x_test, sync)
+    log(
+        f"predict path {predict_speed['predict_path']}: batch-1 latency p50 "
+        f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
+        f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
+    )
 
     samples_per_epoch = len(prepared.x_train)
     timings = {
@@ -103,6 +123,7 @@ def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
         "predict_first_call_seconds": predict_first_call_seconds,
         "predict_seconds": predict_seconds,
         "predict_samples_per_second": len(prepared.x_test) / predict_seconds,
+        **predict_speed,
     }
     return {
         "schema_version": SCHEMA_VERSION,
@@ -128,6 +149,14 @@ def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
         "machine": machine_info(),
         "git": git_info(),
         "command": sys.argv,
+        "settings": speed_settings(config, model, support),
+        "memory": {
+            # ru_maxrss is in KiB on Linux.
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mib": _mib(support.peak_gpu_memory_bytes()),
+        },
+        "repeat": repeat or {"group": None, "index": 0, "count": 1},
+        "tuning": tuning,
         "timings": timings,
         "metrics": {
             "test_loss": test_loss,
@@ -138,6 +167,24 @@ def run_benchmark(config: RunConfig, log=print) -> dict[str, Any]:
         },
         "samples": sample_images(mnist, predicted),
     }
+
+
+def speed_settings(config: RunConfig, model: keras.Model, support) -> dict[str, Any]:
+    """The settings that decide speed, as asked for and as the frameworks resolved them."""
+    return {
+        "profile": config.profile,
+        "jit_compile_requested": config.jit_compile,
+        "jit_compile_resolved": bool(model.jit_compile),
+        "steps_per_execution": model.steps_per_execution,
+        "threads_requested": config.threads,
+        "dtype_policy": keras.config.dtype_policy().name,
+        "framework": support.speed_settings(),
+        "environment": {name: os.environ.get(name) for name in backends.SPEED_ENV_VARS},
+    }
+
+
+def _mib(num_bytes: int | None) -> float | None:
+    return None if num_bytes is None else num_bytes / 2**20
 
 
 def layer_summary(model: keras.Model) -> list[dict[str, Any]]:

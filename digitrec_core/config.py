@@ -5,6 +5,7 @@ from typing import Any
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEVICES = ("cpu", "gpu")
+PROFILES = ("default", "tuned")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class RunConfig:
     quick: bool = False
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
+    threads: int | None = None
+    profile: str = "default"
     data_dir: str | None = None
     verify_checksums: bool = True
 
@@ -34,7 +37,14 @@ class RunConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("train_samples", "test_samples"):
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.backend == "torch" and self.steps_per_execution != 1:
+            raise ValueError(
+                f"steps_per_execution must be 1 with the torch backend (Keras refuses more), "
+                f"got {self.steps_per_execution}"
+            )
+        for name in ("train_samples", "test_samples", "threads"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")

@@ -17,6 +17,21 @@ def test_cpu_environment_hides_gpus_and_selects_the_backend():
     assert "CUDA_VISIBLE_DEVICES" not in backends.environment_for("torch", "gpu")
 
 
+def test_thread_limits_go_through_the_environment_where_the_framework_needs_it():
+    assert backends.environment_for("torch", "cpu", threads=1)["OMP_NUM_THREADS"] == "1"
+    assert (
+        "intra_op_parallelism_threads=1" in backends.environment_for("jax", "cpu", 1)["XLA_FLAGS"]
+    )
+    with pytest.raises(ValueError, match="JAX can be limited to 1 thread"):
+        backends.environment_for("jax", "cpu", threads=2)
+
+
+def test_speed_settings_of_the_active_backend_are_plain_data():
+    settings = backends.load(ACTIVE).speed_settings()
+    assert settings and all(isinstance(v, (str, int, bool, type(None))) for v in settings.values())
+    assert backends.load(ACTIVE).peak_gpu_memory_bytes() is None  # no GPU in these tests
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend must be one of"):
         backends.environment_for("mxnet", "cpu")

@@ -9,6 +9,9 @@ def test_first_epoch_is_kept_apart_from_the_steady_median():
     summary = summarize_epochs([5.0, 1.0, 3.0, 2.0], samples_per_epoch=600)
     assert summary["first_epoch_seconds"] == 5.0
     assert summary["steady_epoch_seconds"] == 2.0
+    assert summary["compile_overhead_seconds"] == 3.0
+    assert summary["steady_epoch_iqr_seconds"] == 1.0 and summary["steady_epoch_min_seconds"] == 1.0
+    assert summary["steady_epoch_count"] == 3 and summary["steady_epoch_noisy"] is True
     assert summary["train_samples_per_second"] == 300.0
     assert summary["epoch_seconds"] == [5.0, 1.0, 3.0, 2.0]
 
@@ -16,6 +19,7 @@ def test_first_epoch_is_kept_apart_from_the_steady_median():
 def test_a_single_epoch_has_no_steady_state():
     summary = summarize_epochs([4.0], samples_per_epoch=10)
     assert summary["steady_epoch_seconds"] is None and summary["train_samples_per_second"] is None
+    assert summary["compile_overhead_seconds"] is None and summary["steady_epoch_count"] == 0
 
 
 def test_no_epochs_is_an_error():

@@ -1,9 +1,16 @@
 """Everything that differs between Keras backends, behind one interface keyed by backend name.
 
 Each `_<backend>.py` module imports its framework directly (nothing else in digitrec does) and
-provides: `FRAMEWORK` (package name), `framework_version()`, `visible_gpus()`,
-`variable_device(model)` and `synchronize(model)`. Import them through `load(backend)` only after
-`KERAS_BACKEND` is set, which `environment_for` describes.
+provides:
+
+- `FRAMEWORK` (package name) and `framework_version()`
+- `visible_gpus()` and `variable_device(model)` (where Keras put the weights)
+- `synchronize(model)`: wait until queued work on the model's device is done
+- `limit_threads(n)`: cap the intra-op thread pool (with `environment_for(..., threads=n)`)
+- `speed_settings()`: thread pools, TF32 and the like, as the framework reports them
+- `peak_gpu_memory_bytes()`: None without a GPU
+
+Import them through `load(backend)` only after `KERAS_BACKEND` is set (`environment_for`).
 """
 
 import importlib
@@ -11,9 +18,27 @@ from types import ModuleType
 
 from digitrec_core.config import BACKENDS
 
+# Environment variables that change speed, recorded with every run whether set or not.
+SPEED_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "XLA_FLAGS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "JAX_PLATFORMS",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_TF32_OVERRIDE",
+)
+JAX_SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
-def environment_for(backend: str, device: str) -> dict[str, str]:
-    """Environment variables to set before keras is imported, for `backend` on `device`."""
+
+def environment_for(backend: str, device: str, threads: int | None = None) -> dict[str, str]:
+    """Environment variables to set before keras is imported, for `backend` on `device`.
+
+    `threads` limits the framework's intra-op thread pool (None keeps its default); JAX on
+    CPU can only be limited to one thread.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     env = {"KERAS_BACKEND": backend}
@@ -22,6 +47,19 @@ def environment_for(backend: str, device: str) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = ""
         if backend == "jax":
             env["JAX_PLATFORMS"] = "cpu"
+    if threads is not None:
+        if backend == "jax" and threads != 1:
+            raise ValueError(
+                f"JAX can be limited to 1 thread or left at its default, not {threads}"
+            )
+        # TensorFlow's pool is set through the API instead (see _tensorflow.limit_threads).
+        env.update(
+            {
+                "tensorflow": {},
+                "jax": {"XLA_FLAGS": JAX_SINGLE_THREAD_FLAGS},
+                "torch": {"OMP_NUM_THREADS": str(threads)},
+            }[backend]
+        )
     return env
 
 

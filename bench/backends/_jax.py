@@ -20,3 +20,26 @@ def variable_device(model) -> str:
 def synchronize(model) -> None:
     """Block until every model variable is computed (JAX dispatches asynchronously)."""
     jax.block_until_ready([variable.value for variable in model.variables])
+
+
+def speed_settings() -> dict:
+    """Settings that decide JAX's speed: platform, devices, matmul precision (TF32 on GPU)."""
+    return {
+        "platform": jax.default_backend(),
+        "device_count": jax.device_count(),
+        "default_matmul_precision": jax.config.jax_default_matmul_precision,
+    }
+
+
+def peak_gpu_memory_bytes() -> int | None:
+    """Peak bytes in use on the first GPU, or None without one."""
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    if not gpus:
+        return None
+    return (gpus[0].memory_stats() or {}).get("peak_bytes_in_use")
+
+
+def limit_threads(threads: int) -> None:
+    """JAX's CPU threads are fixed by XLA_FLAGS before import (see environment_for)."""
+    if threads != 1:
+        raise ValueError(f"JAX can be limited to 1 thread or left at its default, not {threads}")

@@ -21,3 +21,24 @@ def synchronize(model) -> None:
     """Wait for queued device work; TF on CPU has none outside a returned step."""
     if visible_gpus():
         tf.test.experimental.sync_devices()
+
+
+def speed_settings() -> dict:
+    """Settings that decide TensorFlow's speed: thread pools (0 = TF's default) and TF32."""
+    return {
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "tf32_execution": tf.config.experimental.tensor_float_32_execution_enabled(),
+    }
+
+
+def peak_gpu_memory_bytes() -> int | None:
+    """Peak bytes TensorFlow allocated on the first GPU, or None without one."""
+    if not visible_gpus():
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+
+
+def limit_threads(threads: int) -> None:
+    """Limit TF's intra-op pool; must run before TF executes its first op."""
+    tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -23,3 +23,24 @@ def synchronize(model) -> None:
     """Wait for queued CUDA kernels; CPU work is synchronous."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+def speed_settings() -> dict:
+    """Settings that decide torch's speed: thread pools and TF32 use on GPU."""
+    return {
+        "intra_op_threads": torch.get_num_threads(),
+        "inter_op_threads": torch.get_num_interop_threads(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+    }
+
+
+def peak_gpu_memory_bytes() -> int | None:
+    """Peak bytes allocated by torch on the current GPU, or None without one."""
+    return torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None
+
+
+def limit_threads(threads: int) -> None:
+    """Limit torch's intra-op pool (OMP_NUM_THREADS, set before import, covers OpenMP too)."""
+    torch.set_num_threads(threads)
