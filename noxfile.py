@@ -32,17 +32,12 @@ def backend_env(backend: str) -> dict[str, str]:
 @nox.session(python=PYTHON)
 @nox.parametrize("backend", BACKENDS)
 def bench(session: nox.Session, backend: str) -> None:
-    """Benchmark one backend on CPU, then rebuild the report (options after --)."""
+    """Benchmark one backend on CPU (repeats; default and tuned), then rebuild the report."""
     install_project(session, backend)
     session.run(
-        "python",
-        "-m",
-        "bench.run",
-        "--backend",
-        backend,
-        *session.posargs,
+        "python", "-m", "bench.suite", "--backend", backend, *session.posargs,
         env=backend_env(backend),
-    )
+    )  # fmt: skip
     session.run("python", "-m", "bench.report")
 
 

@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--no-predict-benchmark",
+        dest="predict_benchmark",
+        action="store_false",
+        help=argparse.SUPPRESS,  # tuning trials only time training
+    )
+    parser.add_argument(
         "--results-dir",
         default=os.environ.get("DIGITREC_RESULTS_DIR") or "results",
         help="where result files go (default: $DIGITREC_RESULTS_DIR, else results)",
@@ -141,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         tuning = json.loads(args.tuning_record.read_text()) if args.tuning_record else None
         result = run_benchmark(
-            config, log=lambda line: print(line, flush=True), repeat=repeat, tuning=tuning
+            config,
+            log=lambda line: print(line, flush=True),
+            repeat=repeat,
+            tuning=tuning,
+            predict_benchmark=args.predict_benchmark,
         )
     except (DataFileError, BackendMismatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -47,6 +47,7 @@ def run_benchmark(
     *,
     repeat: dict[str, Any] | None = None,
     tuning: dict[str, Any] | None = None,
+    predict_benchmark: bool = True,
 ) -> dict[str, Any]:
     """Run the documented workflow under `config` and return the result record.
 
@@ -108,12 +109,14 @@ def run_benchmark(
         f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.4f}  "
         f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
     )
-    predict_speed = inference.predict_speed(model, prepared.x_test, sync)
-    log(
-        f"predict path {predict_speed['predict_path']}: batch-1 latency p50 "
-        f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
-        f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
-    )
+    predict_speed = {}
+    if predict_benchmark:
+        predict_speed = inference.predict_speed(model, prepared.x_test, sync)
+        log(
+            f"predict path {predict_speed['predict_path']}: batch-1 latency p50 "
+            f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
+            f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
+        )
 
     samples_per_epoch = len(prepared.x_train)
     timings = {

@@ -65,6 +65,19 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert timings["fit_seconds"] >= sum(timings["epoch_seconds"])
     assert timings["steady_epoch_seconds"] == np.median(timings["epoch_seconds"][1:])
     assert timings["predict_seconds"] > 0 and timings["evaluate_seconds"] > 0
+    assert timings["predict_path"] in timings["predict_path_trial_p50_ms"]
+    latencies = [timings[f"predict_latency_{p}_ms"] for p in ("p50", "p95", "p99")]
+    assert 0 < latencies[0] <= latencies[1] <= latencies[2]
+    assert timings["predict_latency_calls"] >= 200
+    assert sorted(timings["predict_throughput_samples_per_second"], key=int) == ["1", "32", "200"]
+
+    settings = result["settings"]
+    assert settings["profile"] == "default" and settings["jit_compile_requested"] == "auto"
+    assert isinstance(settings["jit_compile_resolved"], bool)
+    assert settings["steps_per_execution"] == 1 and settings["dtype_policy"] == "float32"
+    assert settings["environment"]["CUDA_VISIBLE_DEVICES"] == ""
+    assert result["memory"]["peak_rss_mib"] > 50 and result["memory"]["peak_gpu_mib"] is None
+    assert result["repeat"] == {"group": None, "index": 0, "count": 1} and result["tuning"] is None
 
     metrics = result["metrics"]
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["accuracy"]) == 3
@@ -84,6 +97,52 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert report.returncode == 0, report.stderr
     text = (results / "report.md").read_text()
     assert result["run_id"] in text and f"{metrics['test_accuracy']:.4f}" in text
+
+
+@pytest.mark.slow
+def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mnist_dir, tmp_path):
+    record = {
+        "chosen": {"jit_compile": False, "steps_per_execution": 1, "threads": 1},
+        "candidates": [],
+        "metric": "test",
+    }
+    record_path = tmp_path / "tuning.json"
+    record_path.write_text(json.dumps(record))
+    out = tmp_path / "tuned.json"
+    done = run_cli(
+        "--backend",
+        ACTIVE,
+        "--data-dir",
+        str(tiny_mnist_dir),
+        "--no-verify-checksums",
+        "--epochs",
+        "2",
+        "--profile",
+        "tuned",
+        "--jit-compile",
+        "false",
+        "--threads",
+        "1",
+        "--tuning-record",
+        str(record_path),
+        "--repeat-group",
+        "g1",
+        "--repeat-index",
+        "1",
+        "--repeat-count",
+        "3",
+        "--no-predict-benchmark",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    result = read_result(out)
+    assert result["tuning"] == record
+    assert result["settings"]["profile"] == result["config"]["profile"] == "tuned"
+    assert result["settings"]["jit_compile_resolved"] is False
+    assert result["settings"]["threads_requested"] == 1
+    assert result["repeat"] == {"group": "g1", "index": 1, "count": 3}
+    assert "predict_path" not in result["timings"]
 
 
 def test_missing_data_dir_fails_with_a_clear_message(tmp_path):

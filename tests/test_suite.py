@@ -1,0 +1,116 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import suite
+from digitrec_core.config import BACKENDS, RunConfig
+
+
+def option(args: list[str], name: str) -> str | None:
+    return args[len(args) - 1 - args[::-1].index(name) + 1] if name in args else None
+
+
+class FakeRuns:
+    """Stands in for bench.run processes: records the calls, writes trial results."""
+
+    def __init__(self, steady_by_settings=None, failing=()):
+        self.calls: list[list[str]] = []
+        self.steady_by_settings = steady_by_settings or {}
+        self.failing = failing
+
+    def __call__(self, args, log):
+        self.calls.append(args)
+        if len(self.calls) in self.failing:
+            return False
+        out = option(args, "--out")
+        if out:
+            key = (
+                option(args, "--jit-compile"),
+                option(args, "--steps-per-execution"),
+                option(args, "--threads"),
+            )
+            steady = self.steady_by_settings.get(key, 1.0)
+            timings = {
+                "steady_epoch_seconds": steady,
+                "first_epoch_seconds": 2 * steady,
+                "fit_seconds": 4 * steady,
+            }
+            Path(out).write_text(json.dumps({"timings": timings}))
+        return True
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_search_candidate_is_a_valid_config_and_the_first_is_the_default(backend):
+    space = suite.SEARCH_SPACE[backend]
+    for settings in space:
+        RunConfig(backend=backend, **settings)
+    assert space[0] == {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+
+
+def test_settings_become_bench_run_options():
+    assert suite.settings_args({"jit_compile": False, "steps_per_execution": 32, "threads": 1}) == [
+        "--jit-compile",
+        "false",
+        "--steps-per-execution",
+        "32",
+        "--threads",
+        "1",
+    ]
+    assert "--threads" not in suite.settings_args(
+        {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+    )
+
+
+def test_search_chooses_the_fastest_steady_epoch_and_records_every_candidate(monkeypatch):
+    fake = FakeRuns({("false", "32", None): 0.5, ("true", "32", None): 0.8})
+    monkeypatch.setattr(suite, "run_once", fake)
+    record = suite.search("tensorflow", ["--data-dir", "d"], log=lambda line: None)
+    assert record["chosen"] == {"jit_compile": False, "steps_per_execution": 32, "threads": None}
+    assert [c["steady_epoch_seconds"] for c in record["candidates"]] == [1.0, 0.5, 0.8, 1.0]
+    assert record["speedup_vs_default"] == 2.0
+    first = fake.calls[0]
+    assert option(first, "--epochs") == str(suite.SEARCH_EPOCHS)
+    assert "--no-predict-benchmark" in first and first[:2] == ["--data-dir", "d"]
+
+
+def test_a_failed_candidate_is_recorded_and_skipped(monkeypatch):
+    monkeypatch.setattr(suite, "run_once", FakeRuns({("true", "1", None): 0.2}, failing={3}))
+    record = suite.search("torch", [], log=lambda line: None)
+    assert record["candidates"][2]["steady_epoch_seconds"] is None
+    assert "error" in record["candidates"][2]
+    assert record["chosen"]["threads"] is None and record["chosen"]["jit_compile"] == "auto"
+
+
+def test_search_with_no_working_candidate_is_an_error(monkeypatch):
+    monkeypatch.setattr(suite, "run_once", FakeRuns(failing={1, 2, 3}))
+    with pytest.raises(RuntimeError, match="every tuning candidate failed for torch"):
+        suite.search("torch", [], log=lambda line: None)
+
+
+def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monkeypatch):
+    fake = FakeRuns({("true", "32", "1"): 0.1})
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.main(["--backend", "jax", "--repeats", "2", "--quick"]) == 0
+    default_runs = [c for c in fake.calls if option(c, "--profile") == "default"]
+    tuned_runs = [c for c in fake.calls if option(c, "--profile") == "tuned"]
+    assert len(default_runs) == len(tuned_runs) == 2
+    assert len(fake.calls) == 4 + len(suite.SEARCH_SPACE["jax"])
+    assert [option(c, "--repeat-index") for c in tuned_runs] == ["0", "1"]
+    assert len({option(c, "--repeat-group") for c in default_runs + tuned_runs}) == 2
+    assert all("--quick" in c for c in fake.calls)
+    assert option(tuned_runs[0], "--threads") == "1" and "--tuning-record" in tuned_runs[0]
+
+
+def test_one_failed_repeat_does_not_stop_the_others(monkeypatch):
+    fake = FakeRuns(failing={1})
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.main(["--backend", "torch", "--repeats", "3", "--profiles", "default"]) == 1
+    assert len(fake.calls) == 3
+
+
+@pytest.mark.parametrize("bad", [["--profiles", "fast"], ["--repeats", "0"]])
+def test_bad_suite_options_are_refused(bad, capsys):
+    with pytest.raises(SystemExit) as exited:
+        suite.parse_args(["--backend", "jax", *bad])
+    assert exited.value.code == 2
