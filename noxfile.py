@@ -56,6 +56,25 @@ def tests(session: nox.Session, backend: str) -> None:
     session.run("python", "-m", "pytest", *session.posargs, env=backend_env(backend))
 
 
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("backend", BACKENDS)
+def faithfulness(session: nox.Session, backend: str) -> None:
+    """Compare the suite's steady epoch with a bare model.fit script, in one session."""
+    install_project(session, backend)
+    session.run(
+        "python", "-m", "bench.selfcheck", "faithfulness", "--backend", backend,
+        *session.posargs, env=backend_env(backend),
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON, default=False)
+def overhead(session: nox.Session) -> None:
+    """Time nox -s bench against the fit and predict time its runs record (options after --)."""
+    install_project(session)
+    session.install("nox")
+    session.run("python", "-m", "bench.selfcheck", "overhead", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check formatting and lint with ruff."""

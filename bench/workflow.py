@@ -4,12 +4,14 @@ import os
 import platform
 import resource
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import keras
 import numpy as np
+import psutil
 
 from bench import backends, inference, timing
 from bench.machine import git_info, machine_info
@@ -60,9 +62,11 @@ def run_benchmark(
         support.limit_threads(config.threads)
     created = datetime.now(UTC)
 
+    data_started = time.perf_counter()
     mnist = data.load_mnist(config.data_dir, verify_checksums=config.verify_checksums)
     mnist = preprocess.take_subset(mnist, config.train_samples, config.test_samples)
     prepared = preprocess.preprocess(mnist)
+    data_load_seconds = time.perf_counter() - data_started
     log(f"data: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
 
     keras.utils.set_random_seed(config.seed)
@@ -111,7 +115,9 @@ def run_benchmark(
     )
     predict_speed = {}
     if predict_benchmark:
+        benchmark_started = time.perf_counter()
         predict_speed = inference.predict_speed(model, prepared.x_test, sync)
+        predict_speed["predict_benchmark_seconds"] = time.perf_counter() - benchmark_started
         log(
             f"predict path {predict_speed['predict_path']}: batch-1 latency p50 "
             f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
@@ -120,6 +126,9 @@ def run_benchmark(
 
     samples_per_epoch = len(prepared.x_train)
     timings = {
+        # From the process start (interpreter and framework imports included) to here.
+        "process_wall_seconds": time.time() - psutil.Process().create_time(),
+        "data_load_seconds": data_load_seconds,
         "fit_seconds": fit_seconds,
         **timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch),
         "evaluate_seconds": evaluate_seconds,

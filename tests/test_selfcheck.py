@@ -1,0 +1,85 @@
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from bench import selfcheck
+
+
+def run_result(fit, process, **extra):
+    timings = {
+        "fit_seconds": fit,
+        "evaluate_seconds": 0.5,
+        "predict_first_call_seconds": 0.25,
+        "predict_seconds": 0.25,
+        "predict_benchmark_seconds": 1.0,
+        "process_wall_seconds": process,
+    }
+    return {"timings": timings, "repeat": {"group": "g"}, "tuning": None, **extra}
+
+
+def test_overhead_breakdown_accounts_for_the_wall_time():
+    tuning = {"candidates": [{"wall_seconds": 5.0}, {"wall_seconds": 7.0}]}
+    results = [
+        run_result(10.0, 15.0),
+        run_result(10.0, 15.0, tuning=tuning),
+        run_result(10.0, 15.0, tuning=tuning),
+    ]  # one search, seen by two tuned runs
+    record = selfcheck.overhead_breakdown(60.0, results)
+    assert record["recorded_fit_predict_seconds"] == 36.0  # 3 x (10 + 0.5 + 0.25 + 0.25 + 1)
+    assert record["in_process_overhead_seconds"] == 9.0
+    assert record["tuning_search_seconds"] == 12.0
+    assert record["outside_runs_seconds"] == 3.0
+    assert record["wall_over_recorded"] == pytest.approx(60 / 36)
+    assert record["within_target"] is False
+    assert selfcheck.overhead_breakdown(40.0, results)["within_target"] is True
+
+
+def test_faithfulness_compares_medians_and_flags_a_distorting_harness(monkeypatch):
+    bare_steady = iter([1.0, 1.1, 0.9])
+    suite_steady = iter([1.3, 1.2, 1.25])
+
+    def fake_module(module, *args):
+        if module == "bench.bare":
+            line = json.dumps({"steady_epoch_seconds": next(bare_steady)})
+            return subprocess.CompletedProcess(args, 0, stdout=f"noise\n{line}\n")
+        out = args[args.index("--out") + 1]
+        with open(out, "w") as handle:
+            json.dump({"timings": {"steady_epoch_seconds": next(suite_steady)}}, handle)
+        return subprocess.CompletedProcess(args, 0, stdout="")
+
+    monkeypatch.setattr(selfcheck, "python_module", fake_module)
+    record = selfcheck.faithfulness("jax", pairs=3, data_dir=None)
+    assert record["suite_over_bare"] == pytest.approx(1.25)
+    assert record["within_target"] is False
+    assert record["bare_steady_epoch_seconds"] == [1.0, 1.1, 0.9]
+
+
+@pytest.mark.slow
+def test_bare_script_times_every_epoch(tiny_mnist_dir):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bare",
+            "--backend",
+            os.environ["KERAS_BACKEND"],
+            "--data-dir",
+            str(tiny_mnist_dir),
+            "--no-verify-checksums",
+            "--epochs",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["backend"] == os.environ["KERAS_BACKEND"]
+    assert len(record["epoch_seconds"]) == 3
+    assert record["steady_epoch_seconds"] == statistics.median(record["epoch_seconds"][1:])
+    assert 0 <= record["test_accuracy"] <= 1
