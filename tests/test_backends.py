@@ -86,3 +86,29 @@ def test_machine_and_git_info_describe_this_checkout():
     assert info["id"] == slug(info["id"]) and info["id"].endswith(f"-{info['cpu_cores_logical']}c")
     git = git_info()
     assert git["commit"] is None or len(git["commit"]) == 40
+
+
+def test_synchronize_puts_queued_asynchronous_work_inside_the_clock():
+    from bench.timing import time_call
+
+    if ACTIVE != "jax":
+        pytest.skip(f"{ACTIVE} runs CPU ops synchronously: there is no queued work to wait for")
+    support = backends.load(ACTIVE)
+    model = build_model()
+    kernel = model.weights[0]
+
+    def dispatch():
+        # JAX returns from each op at once and computes in the background.
+        big = keras.ops.ones((1000, 1000))
+        for _ in range(12):
+            big = keras.ops.matmul(big, big) / 1000.0
+        kernel.assign(big[:784, :128])
+
+    dispatch()
+    support.synchronize(model)  # warm up the compiled ops
+    _, without_sync = time_call(dispatch, lambda: None)
+    support.synchronize(model)
+    _, with_sync = time_call(dispatch, lambda: support.synchronize(model))
+    # ~12 GFLOP of matmuls: only a real wait makes the timed region several times longer.
+    assert with_sync > 3 * without_sync
+    assert kernel.value.is_ready()
