@@ -6,6 +6,8 @@ Usage: python -m bench.suite --backend jax [--repeats 3] [--profiles default,tun
   process (`python -m bench.run`).
 - `tuned`: first a short search over the settings that decide speed on this backend (each
   candidate a fresh process on a data subset), then `--repeats` full runs with the fastest.
+  The search is cached in <results-dir>/tuning/<machine>/<backend>-<device>.json and reused
+  while the machine, versions and search space are unchanged (`--retune` forces a new one).
 
 Options this CLI does not know are passed to every `bench.run`. Exit status 1 if any run failed;
 the runs that succeeded keep their results.
@@ -13,15 +15,20 @@ the runs that succeeded keep their results.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from digitrec_core.config import BACKENDS, PROFILES
+from bench.machine import machine_info
+from digitrec_core.config import BACKENDS, DEVICES, PROFILES
+from digitrec_core.results import write_text_atomically
 
 # Candidates per backend, first = Keras defaults. torch refuses steps_per_execution > 1, and JAX
 # threads can only be limited to one (see bench.backends.environment_for).
@@ -147,12 +154,69 @@ def run_profile(
     return failures
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed version of `distribution`, without importing it; None if absent."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def search_key(backend: str, device: str) -> dict[str, Any]:
+    """What a search result depends on: when any of it changes, the search runs again."""
+    framework = {"tensorflow": "tensorflow", "jax": "jaxlib", "torch": "torch"}[backend]
+    return {
+        "machine": machine_info()["id"],
+        "backend": backend,
+        "device": device,
+        "keras": installed_version("keras"),
+        framework: installed_version(framework),
+        "search_space": SEARCH_SPACE[backend],
+        "epochs": SEARCH_EPOCHS,
+        "train_samples": SEARCH_TRAIN_SAMPLES,
+    }
+
+
+def tuning_record(args: argparse.Namespace, passthrough: list[str], log) -> dict[str, Any]:
+    """The search's record: reused from the tuning cache when its key matches, else searched."""
+    key = search_key(args.backend, args.device)
+    cache = Path(args.results_dir, "tuning", key["machine"], f"{args.backend}-{args.device}.json")
+    if cache.exists() and not args.retune:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            log(
+                f"reusing the tuning search of {cached['searched_utc']} from {cache} "
+                "(--retune searches again)"
+            )
+            return cached
+        log(f"{cache} was searched under other versions or settings: searching again")
+    log(f"== {args.backend} / tuned: searching {len(SEARCH_SPACE[args.backend])} settings")
+    record = {
+        **search(args.backend, passthrough, log),
+        "key": key,
+        "searched_utc": datetime.now(UTC).isoformat(),
+    }
+    speedup = record["speedup_vs_default"]
+    log(f"chose {record['chosen']}" + (f" ({speedup:.2f}x faster than default)" if speedup else ""))
+    write_text_atomically(cache, json.dumps(record, indent=1) + "\n")
+    return record
+
+
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m bench.suite", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--backend", required=True, choices=BACKENDS)
     parser.add_argument("--repeats", type=int, default=3, help="runs per profile (default 3)")
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
+    )
+    parser.add_argument(
+        "--retune", action="store_true", help="search again even if a cached search matches"
+    )
     parser.add_argument(
         "--profiles",
         default="default,tuned",
@@ -177,21 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(f"[suite] {line}", flush=True)
 
+    passthrough += ["--results-dir", str(args.results_dir), "--device", args.device]
     failures = 0
     if "default" in args.profiles:
         failures += run_profile(args.backend, "default", args.repeats, passthrough, log)
     if "tuned" in args.profiles:
-        log(f"== {args.backend} / tuned: searching {len(SEARCH_SPACE[args.backend])} settings")
         try:
-            record = search(args.backend, passthrough, log)
+            record = tuning_record(args, passthrough, log)
         except RuntimeError as exc:
             log(f"error: {exc}; no tuned runs")
             return 1
-        speedup = record["speedup_vs_default"]
-        log(
-            f"chose {record['chosen']}"
-            + (f" ({speedup:.2f}x faster than default)" if speedup else "")
-        )
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
             json.dump(record, tmp)
         try:

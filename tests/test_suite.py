@@ -88,10 +88,11 @@ def test_search_with_no_working_candidate_is_an_error(monkeypatch):
         suite.search("torch", [], log=lambda line: None)
 
 
-def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monkeypatch):
+def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monkeypatch, tmp_path):
     fake = FakeRuns({("true", "32", "1"): 0.1})
     monkeypatch.setattr(suite, "run_once", fake)
-    assert suite.main(["--backend", "jax", "--repeats", "2", "--quick"]) == 0
+    args = ["--backend", "jax", "--repeats", "2", "--quick", "--results-dir", str(tmp_path)]
+    assert suite.main(args) == 0
     default_runs = [c for c in fake.calls if option(c, "--profile") == "default"]
     tuned_runs = [c for c in fake.calls if option(c, "--profile") == "tuned"]
     assert len(default_runs) == len(tuned_runs) == 2
@@ -102,10 +103,11 @@ def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monk
     assert option(tuned_runs[0], "--threads") == "1" and "--tuning-record" in tuned_runs[0]
 
 
-def test_one_failed_repeat_does_not_stop_the_others(monkeypatch):
+def test_one_failed_repeat_does_not_stop_the_others(monkeypatch, tmp_path):
     fake = FakeRuns(failing={1})
     monkeypatch.setattr(suite, "run_once", fake)
-    assert suite.main(["--backend", "torch", "--repeats", "3", "--profiles", "default"]) == 1
+    args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
+    assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
     assert len(fake.calls) == 3
 
 
@@ -114,3 +116,34 @@ def test_bad_suite_options_are_refused(bad, capsys):
     with pytest.raises(SystemExit) as exited:
         suite.parse_args(["--backend", "jax", *bad])
     assert exited.value.code == 2
+
+
+def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_path):
+    fake = FakeRuns({("false", "32", None): 0.5})
+    monkeypatch.setattr(suite, "run_once", fake)
+    args = [
+        "--backend",
+        "tensorflow",
+        "--repeats",
+        "1",
+        "--profiles",
+        "tuned",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    searches = len(suite.SEARCH_SPACE["tensorflow"])
+    assert suite.main(args) == 0
+    assert len(fake.calls) == searches + 1
+    [cache] = (tmp_path / "tuning").glob("*/tensorflow-cpu.json")
+    assert json.loads(cache.read_text())["chosen"]["steps_per_execution"] == 32
+
+    assert suite.main(args) == 0  # same key: no new search
+    assert len(fake.calls) == searches + 2
+    assert option(fake.calls[-1], "--steps-per-execution") == "32"
+
+    assert suite.main([*args, "--retune"]) == 0
+    assert len(fake.calls) == 2 * searches + 3
+
+    monkeypatch.setattr(suite, "SEARCH_EPOCHS", suite.SEARCH_EPOCHS + 1)  # the key changes
+    assert suite.main(args) == 0
+    assert len(fake.calls) == 3 * searches + 4
