@@ -147,3 +147,27 @@ def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_
     monkeypatch.setattr(suite, "SEARCH_EPOCHS", suite.SEARCH_EPOCHS + 1)  # the key changes
     assert suite.main(args) == 0
     assert len(fake.calls) == 3 * searches + 4
+
+
+@pytest.mark.slow
+def test_suite_runs_real_repeats_in_fresh_processes(tiny_mnist_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from digitrec_core.results import iter_result_paths, read_result
+
+    backend = os.environ["KERAS_BACKEND"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.suite", "--backend", backend, "--repeats", "2",
+         "--profiles", "default", "--results-dir", str(tmp_path), "--data-dir",
+         str(tiny_mnist_dir), "--no-verify-checksums", "--epochs", "2",
+         "--no-predict-benchmark"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = [read_result(path) for path in iter_result_paths(tmp_path)]
+    assert sorted(r["repeat"]["index"] for r in results) == [0, 1]
+    assert len({r["repeat"]["group"] for r in results}) == 1
+    assert {r["config"]["epochs"] for r in results} == {2}
+    assert all(r["backend"] == backend for r in results)
