@@ -67,10 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--no-predict-benchmark",
-        dest="predict_benchmark",
+        "--training-trial",
+        dest="speed_extras",
         action="store_false",
-        help=argparse.SUPPRESS,  # tuning trials only time training
+        help=argparse.SUPPRESS,  # tuning/faithfulness trials: no predict or matmul probes
     )
     parser.add_argument(
         "--results-dir",
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, flush=True),
             repeat=repeat,
             tuning=tuning,
-            predict_benchmark=args.predict_benchmark,
+            speed_extras=args.speed_extras,
         )
     except (DataFileError, BackendMismatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -57,7 +57,7 @@ def faithfulness(backend: str, pairs: int, data_dir: str | None) -> dict[str, An
             )
             out = Path(tmp, f"run-{index}.json")
             python_module(
-                "bench.run", "--backend", backend, *data_args, "--no-predict-benchmark",
+                "bench.run", "--backend", backend, *data_args, "--training-trial",
                 "--out", str(out),
             )  # fmt: skip
             suite_steady.append(json.loads(out.read_text())["timings"]["steady_epoch_seconds"])

@@ -91,7 +91,7 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
                     "--train-samples", str(SEARCH_TRAIN_SAMPLES),
                     "--test-samples", str(SEARCH_TEST_SAMPLES),
                     *settings_args(settings),
-                    "--no-predict-benchmark",
+                    "--training-trial",
                     "--out", str(out),
                 ],
                 log,

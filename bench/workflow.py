@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import psutil
 
-from bench import backends, inference, timing
+from bench import backends, inference, roofline, timing
 from bench.machine import git_info, machine_info
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
@@ -49,12 +49,13 @@ def run_benchmark(
     *,
     repeat: dict[str, Any] | None = None,
     tuning: dict[str, Any] | None = None,
-    predict_benchmark: bool = True,
+    speed_extras: bool = True,
 ) -> dict[str, Any]:
     """Run the documented workflow under `config` and return the result record.
 
     `repeat` (group id, index, count) and `tuning` (the search that chose a tuned profile's
-    settings) are recorded as given.
+    settings) are recorded as given. `speed_extras=False` skips the prediction benchmark and
+    the matmul peak probe (for trials that only compare training speed).
     """
     support = backends.load(config.backend)
     check_backend(config, support)
@@ -114,7 +115,7 @@ def run_benchmark(
         f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
     )
     predict_speed = {}
-    if predict_benchmark:
+    if speed_extras:
         benchmark_started = time.perf_counter()
         predict_speed = inference.predict_speed(model, prepared.x_test, sync)
         predict_speed["predict_benchmark_seconds"] = time.perf_counter() - benchmark_started
@@ -125,12 +126,17 @@ def run_benchmark(
         )
 
     samples_per_epoch = len(prepared.x_train)
+    epochs_summary = timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch)
+    peak = roofline.measure_matmul_peak(support.block_until_ready) if speed_extras else None
+    roofline_figures = roofline.roofline_record(
+        epochs_summary["steady_epoch_seconds"], samples_per_epoch, peak
+    )
     timings = {
         # From the process start (interpreter and framework imports included) to here.
         "process_wall_seconds": time.time() - psutil.Process().create_time(),
         "data_load_seconds": data_load_seconds,
         "fit_seconds": fit_seconds,
-        **timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch),
+        **epochs_summary,
         "evaluate_seconds": evaluate_seconds,
         "predict_first_call_seconds": predict_first_call_seconds,
         "predict_seconds": predict_seconds,
@@ -167,6 +173,7 @@ def run_benchmark(
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "peak_gpu_mib": _mib(support.peak_gpu_memory_bytes()),
         },
+        "roofline": roofline_figures,
         "repeat": repeat or {"group": None, "index": 0, "count": 1},
         "tuning": tuning,
         "timings": timings,

@@ -79,6 +79,13 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert result["memory"]["peak_rss_mib"] > 50 and result["memory"]["peak_gpu_mib"] is None
     assert result["repeat"] == {"group": None, "index": 0, "count": 1} and result["tuning"] is None
 
+    roofline = result["roofline"]
+    assert roofline["flops_per_epoch"] == 507_392 * 600
+    assert roofline["achieved_gflops"] == pytest.approx(
+        roofline["flops_per_epoch"] / timings["steady_epoch_seconds"] / 1e9
+    )
+    assert roofline["peak_square_gflops"] > 0 and roofline["percent_of_square_peak"] > 0
+
     metrics = result["metrics"]
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["accuracy"]) == 3
     matrix = np.array(metrics["confusion_matrix"])
@@ -131,7 +138,7 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
         "1",
         "--repeat-count",
         "3",
-        "--no-predict-benchmark",
+        "--training-trial",
         "--out",
         str(out),
     )
@@ -143,6 +150,7 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
     assert result["settings"]["threads_requested"] == 1
     assert result["repeat"] == {"group": "g1", "index": 1, "count": 3}
     assert "predict_path" not in result["timings"]
+    assert result["roofline"]["peak_square_gflops"] is None  # a training trial skips the probe
 
 
 def test_missing_data_dir_fails_with_a_clear_message(tmp_path):

@@ -71,7 +71,7 @@ def test_search_chooses_the_fastest_steady_epoch_and_records_every_candidate(mon
     assert record["speedup_vs_default"] == 2.0
     first = fake.calls[0]
     assert option(first, "--epochs") == str(suite.SEARCH_EPOCHS)
-    assert "--no-predict-benchmark" in first and first[:2] == ["--data-dir", "d"]
+    assert "--training-trial" in first and first[:2] == ["--data-dir", "d"]
 
 
 def test_a_failed_candidate_is_recorded_and_skipped(monkeypatch):
@@ -162,7 +162,7 @@ def test_suite_runs_real_repeats_in_fresh_processes(tiny_mnist_dir, tmp_path):
         [sys.executable, "-m", "bench.suite", "--backend", backend, "--repeats", "2",
          "--profiles", "default", "--results-dir", str(tmp_path), "--data-dir",
          str(tiny_mnist_dir), "--no-verify-checksums", "--epochs", "2",
-         "--no-predict-benchmark"],
+         "--training-trial"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -6,6 +6,7 @@ provides:
 - `FRAMEWORK` (package name) and `framework_version()`
 - `visible_gpus()` and `variable_device(model)` (where Keras put the weights)
 - `synchronize(model)`: wait until queued work on the model's device is done
+- `block_until_ready(value)`: the same wait, for any tensor or nest of tensors `value`
 - `limit_threads(n)`: cap the intra-op thread pool (with `environment_for(..., threads=n)`)
 - `speed_settings()`: thread pools, TF32 and the like, as the framework reports them
 - `peak_gpu_memory_bytes()`: None without a GPU

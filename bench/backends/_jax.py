@@ -22,6 +22,11 @@ def synchronize(model) -> None:
     jax.block_until_ready([variable.value for variable in model.variables])
 
 
+def block_until_ready(value) -> None:
+    """Block until `value` (an array or a nest of arrays) is computed."""
+    jax.block_until_ready(value)
+
+
 def speed_settings() -> dict:
     """Settings that decide JAX's speed: platform, devices, matmul precision (TF32 on GPU)."""
     return {

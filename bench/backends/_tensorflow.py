@@ -23,6 +23,12 @@ def synchronize(model) -> None:
         tf.test.experimental.sync_devices()
 
 
+def block_until_ready(value) -> None:
+    """Wait for queued device work (so `value` is computed); eager CPU ops are synchronous."""
+    if visible_gpus():
+        tf.test.experimental.sync_devices()
+
+
 def speed_settings() -> dict:
     """Settings that decide TensorFlow's speed: thread pools (0 = TF's default) and TF32."""
     return {

@@ -25,6 +25,12 @@ def synchronize(model) -> None:
         torch.cuda.synchronize()
 
 
+def block_until_ready(value) -> None:
+    """Wait for queued CUDA kernels (so `value` is computed); CPU ops are synchronous."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def speed_settings() -> dict:
     """Settings that decide torch's speed: thread pools and TF32 use on GPU."""
     return {
