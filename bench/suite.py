@@ -132,8 +132,13 @@ def run_profile(
     passthrough: list[str],
     log,
     extra: list[str] = (),
+    seed: int = 0,
 ) -> int:
-    """Run `repeats` fresh-process runs of one profile; return how many failed."""
+    """Run `repeats` fresh-process runs of one profile, run i with seed `seed + i`.
+
+    Returns how many failed. Different seeds (initial weights, dropout, shuffling) make the
+    repeats a sample of the seed-to-seed accuracy spread as well as of timing noise.
+    """
     group = f"{backend}-{profile}-{uuid.uuid4().hex[:8]}"
     failures = 0
     for index in range(repeats):
@@ -143,6 +148,7 @@ def run_profile(
                 *passthrough,
                 "--backend", backend,
                 "--profile", profile,
+                "--seed", str(seed + index),
                 *extra,
                 "--repeat-group", group,
                 "--repeat-index", str(index),
@@ -210,6 +216,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--repeats", type=int, default=3, help="runs per profile (default 3)")
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the first repeat; repeat i uses seed + i"
+    )
+    parser.add_argument(
         "--results-dir",
         type=Path,
         default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
@@ -242,12 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[suite] {line}", flush=True)
 
     passthrough += ["--results-dir", str(args.results_dir), "--device", args.device]
+    trial_args = [*passthrough, "--seed", str(args.seed)]
     failures = 0
     if "default" in args.profiles:
-        failures += run_profile(args.backend, "default", args.repeats, passthrough, log)
+        failures += run_profile(
+            args.backend, "default", args.repeats, passthrough, log, seed=args.seed
+        )
     if "tuned" in args.profiles:
         try:
-            record = tuning_record(args, passthrough, log)
+            record = tuning_record(args, trial_args, log)
         except RuntimeError as exc:
             log(f"error: {exc}; no tuned runs")
             return 1
@@ -255,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(record, tmp)
         try:
             extra = [*settings_args(record["chosen"]), "--tuning-record", tmp.name]
-            failures += run_profile(args.backend, "tuned", args.repeats, passthrough, log, extra)
+            failures += run_profile(
+                args.backend, "tuned", args.repeats, passthrough, log, extra, seed=args.seed
+            )
         finally:
             Path(tmp.name).unlink(missing_ok=True)
     if failures:

@@ -98,6 +98,8 @@ def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monk
     assert len(default_runs) == len(tuned_runs) == 2
     assert len(fake.calls) == 4 + len(suite.SEARCH_SPACE["jax"])
     assert [option(c, "--repeat-index") for c in tuned_runs] == ["0", "1"]
+    assert [option(c, "--seed") for c in default_runs] == ["0", "1"]
+    assert [option(c, "--seed") for c in tuned_runs] == ["0", "1"]
     assert len({option(c, "--repeat-group") for c in default_runs + tuned_runs}) == 2
     assert all("--quick" in c for c in fake.calls)
     assert option(tuned_runs[0], "--threads") == "1" and "--tuning-record" in tuned_runs[0]
