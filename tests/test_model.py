@@ -41,3 +41,9 @@ def test_speed_settings_pass_through():
     model = build_model(jit_compile=False, steps_per_execution=4)
     assert model.steps_per_execution == 4
     assert model.jit_compile is False
+
+
+def test_dropout_can_be_switched_off_for_lockstep_runs():
+    model = build_model(dropout_rate=0.0)
+    assert model.layers[2].get_config()["rate"] == 0.0
+    assert model.count_params() == 118_282
