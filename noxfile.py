@@ -58,6 +58,27 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 @nox.parametrize("backend", BACKENDS)
+def parity_runs(session: nox.Session, backend: str) -> None:
+    """Train and predict under one backend for the parity checks (nox -s parity runs all)."""
+    install_project(session, backend)
+    session.run(
+        "python", "-m", "bench.parity_runs", "--backend", backend, *session.posargs,
+        env=backend_env(backend),
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON, requires=[f"parity_runs(backend='{b}')" for b in BACKENDS])
+def parity(session: nox.Session) -> None:
+    """Check accuracy parity across backends (statistical, lockstep, predict everywhere)."""
+    install_project(session)
+    try:
+        session.run("python", "-m", "bench.parity", *session.posargs)
+    finally:
+        session.run("python", "-m", "bench.report")  # the report shows a FAIL too
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("backend", BACKENDS)
 def faithfulness(session: nox.Session, backend: str) -> None:
     """Compare the suite's steady epoch with a bare model.fit script, in one session."""
     install_project(session, backend)

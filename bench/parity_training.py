@@ -1,0 +1,56 @@
+"""Training for the parity checks: same initial weights, same batch order on every backend."""
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from digitrec_core import train
+from digitrec_core.batch_order import EpochBatches
+from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
+from digitrec_core.model import build_model
+from digitrec_core.preprocess import Prepared
+
+BATCH_SIZE = 512
+
+
+def initialised_model(seed: int, *, dropout_rate: float = 0.25) -> tuple[keras.Model, str]:
+    """The documented model with the numpy initial weights of `seed`, and their hash as loaded."""
+    model = build_model(dropout_rate=dropout_rate)
+    model.set_weights(glorot_uniform_weights(seed))
+    return model, weights_sha256(model.get_weights())
+
+
+def train_in_order(
+    model: keras.Model,
+    data: Prepared,
+    *,
+    seed: int,
+    epochs: int,
+    after_epoch: Callable[[int, keras.Model], None] | None = None,
+) -> None:
+    """Train epoch by epoch on the numpy batch order of `seed`, with shuffling off."""
+    for epoch in range(epochs):
+        batches = EpochBatches(
+            data.x_train, data.y_train, batch_size=BATCH_SIZE, seed=seed, epoch=epoch
+        )
+        model.fit(batches, epochs=1, shuffle=False, verbose=0)
+        if after_epoch is not None:
+            after_epoch(epoch, model)
+
+
+def flat_weights(model: keras.Model) -> np.ndarray:
+    """Every weight of `model` in one float32 vector."""
+    return np.concatenate([np.ravel(w) for w in model.get_weights()]).astype(np.float32)
+
+
+def lockstep_outputs(model: keras.Model, data: Prepared, *, seed: int, epochs: int):
+    """Test-set probabilities and flat weights after each of `epochs` ordered epochs."""
+    probabilities, weights = [], []
+
+    def record(epoch: int, trained: keras.Model) -> None:
+        probabilities.append(train.predict(trained, data.x_test, batch_size=BATCH_SIZE))
+        weights.append(flat_weights(trained))
+
+    train_in_order(model, data, seed=seed, epochs=epochs, after_epoch=record)
+    return {"probabilities": np.stack(probabilities), "weights": np.stack(weights)}

@@ -1,0 +1,69 @@
+"""The model's initial weights made with numpy, so every backend starts from the same values.
+
+Keras initialises Dense kernels Glorot-uniform and biases with zeros, but each backend draws its
+own random numbers, so the same seed gives different weights per backend. These are the same
+distributions, drawn once by numpy.
+"""
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+LAYER_SIZES = (784, 128, 128, 10)
+
+
+def expected_shapes(layer_sizes: Sequence[int] = LAYER_SIZES) -> list[tuple[int, ...]]:
+    """Shapes of `model.get_weights()`: kernel (in, out), then bias (out,), per Dense layer."""
+    shapes = []
+    for fan_in, fan_out in itertools.pairwise(layer_sizes):
+        shapes += [(fan_in, fan_out), (fan_out,)]
+    return shapes
+
+
+def glorot_uniform_weights(seed: int, layer_sizes: Sequence[int] = LAYER_SIZES) -> list[np.ndarray]:
+    """Glorot-uniform kernels (±sqrt(6 / (fan_in + fan_out))) and zero biases, as float32."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(layer_sizes):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        weights.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
+        weights.append(np.zeros(fan_out, dtype=np.float32))
+    return weights
+
+
+def weights_sha256(weights: Sequence[np.ndarray]) -> str:
+    """A hash of the weights' values that is the same whichever backend holds them."""
+    digest = hashlib.sha256()
+    for array in weights:
+        array = np.ascontiguousarray(array, dtype="<f4")
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def save_initial_weights(path: str | Path, weights: Sequence[np.ndarray]) -> Path:
+    """Save weights in order to a .npz (plain arrays: any numpy reads it, no backend needed)."""
+    path = Path(path)
+    np.savez(path, **{f"w{index}": np.asarray(w) for index, w in enumerate(weights)})
+    return path
+
+
+def load_initial_weights(
+    path: str | Path, layer_sizes: Sequence[int] = LAYER_SIZES
+) -> list[np.ndarray]:
+    """Load weights saved by `save_initial_weights`, checking their shapes against the model."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"initial weights file {path} does not exist")
+    with np.load(path, allow_pickle=False) as saved:
+        weights = [saved[f"w{index}"] for index in range(len(saved.files))]
+    shapes = [w.shape for w in weights]
+    if shapes != expected_shapes(layer_sizes):
+        raise ValueError(
+            f"{path}: weight shapes {shapes}, expected {expected_shapes(layer_sizes)} for layer "
+            f"sizes {tuple(layer_sizes)}; the file is for another model"
+        )
+    return weights
