@@ -17,6 +17,7 @@ from bench import backends, inference, roofline, timing
 from bench.machine import git_info, machine_info
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
+from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.model import build_model
 from digitrec_core.results import SCHEMA_VERSION, encode_images
 
@@ -70,10 +71,13 @@ def run_benchmark(
     data_load_seconds = time.perf_counter() - data_started
     log(f"data: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
 
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # dropout masks and shuffling stay the backend's
     model = build_model(
         jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
     )
+    # The same seed gives other initial weights on each backend; numpy's are the same everywhere.
+    model.set_weights(glorot_uniform_weights(config.seed))
+    initial_weights_sha256 = weights_sha256(model.get_weights())
     device_name = support.variable_device(model)
     used = backends.device_kind(device_name)
     if used != config.device:
@@ -156,7 +160,12 @@ def run_benchmark(
             "test_samples": len(mnist.x_test),
             "checksums_verified": mnist.checksums_verified,
         },
-        "model": {"parameters": model.count_params(), "summary": layer_summary(model)},
+        "model": {
+            "parameters": model.count_params(),
+            "summary": layer_summary(model),
+            "initial_weights": "glorot-uniform kernels, zero biases, numpy seed = config.seed",
+            "initial_weights_sha256": initial_weights_sha256,
+        },
         "versions": {
             "python": platform.python_version(),
             "keras": keras.__version__,

@@ -7,7 +7,8 @@ A result is a plain dict. Its top-level keys (schema version 1):
 - ``device``: ``requested`` ("cpu" | "gpu"), ``used`` ("cpu" | "gpu"), ``description`` (str)
 - ``config``: the run's configuration, verbatim (see ``digitrec_core.config.RunConfig``)
 - ``data``: ``source`` (str), ``train_samples``, ``test_samples`` (int), ``checksums_verified``
-- ``model``: ``parameters`` (int), ``summary`` (list of layer descriptions)
+- ``model``: ``parameters`` (int), ``summary`` (list of layer descriptions),
+  ``initial_weights_sha256`` (hash of the numpy initial weights as loaded: equal across backends)
 - ``versions``: ``python``, ``keras``, ``numpy``, ``framework`` (name of the backend package),
   ``framework_version``
 - ``machine``: ``id`` (stable slug), ``hostname``, ``platform``, ``cpu_model``,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from digitrec_core.config import BACKENDS, RunConfig
+from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.results import read_result, write_result
 
 ACTIVE = os.environ["KERAS_BACKEND"]
@@ -58,6 +59,7 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert result["config"]["epochs"] == 3 and result["config"]["quick"] is False
     assert (result["data"]["train_samples"], result["data"]["test_samples"]) == (600, 200)
     assert result["model"]["parameters"] == 118_282
+    assert result["model"]["initial_weights_sha256"] == weights_sha256(glorot_uniform_weights(0))
     assert path.parent.name == result["machine"]["id"] and path.stem == result["run_id"]
 
     timings = result["timings"]
