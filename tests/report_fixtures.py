@@ -2,7 +2,7 @@
 
 import hashlib
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +198,75 @@ def write_run(results_dir: Path, result: dict[str, Any]) -> Path:
     """Write `result` where `bench.run` would: results_dir/runs/<machine id>/<run id>.json."""
     path = Path(results_dir, "runs", result["machine"]["id"], f"{result['run_id']}.json")
     return write_result(result, path)
+
+
+def make_group(
+    backend: str,
+    *,
+    profile: str,
+    steady_seconds: list[float],
+    created_utc: datetime,
+    accuracy: float = 0.975,
+    group: str | None = None,
+) -> list[dict[str, Any]]:
+    """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ..."""
+    group = group or f"{backend}-{profile}-{created_utc:%H%M%S}"
+    runs = []
+    for index, steady in enumerate(steady_seconds):
+        result = make_result(
+            backend,
+            accuracy=accuracy + index / 1000,
+            created_utc=created_utc + timedelta(seconds=30 * index),
+        )
+        result["run_id"] += f"-{profile}-{index}"
+        result["config"].update(profile=profile, seed=index)
+        result["repeat"] = {"group": group, "index": index, "count": len(steady_seconds)}
+        timings = result["timings"]
+        timings["epoch_seconds"] = [timings["first_epoch_seconds"]] + [steady] * 9
+        timings["steady_epoch_seconds"] = steady
+        timings["steady_epoch_noisy"] = False
+        timings["compile_overhead_seconds"] = timings["first_epoch_seconds"] - steady
+        timings.update(
+            predict_path="predict_on_batch",
+            predict_latency_p50_ms=0.5 + index,
+            predict_latency_p95_ms=0.7 + index,
+            predict_latency_p99_ms=0.9 + index,
+            predict_throughput_samples_per_second={"1": 2000.0, "512": 150000.0 + index},
+        )
+        result["memory"] = {"peak_rss_mib": 600.0 + index, "peak_gpu_mib": None}
+        result["roofline"] = {
+            "achieved_gflops": 30.4 / steady,
+            "percent_of_square_peak": 30.4 / steady / 150 * 100,
+        }
+        tuned = profile == "tuned"
+        result["settings"] = {
+            "profile": profile,
+            "jit_compile_requested": False if tuned else "auto",
+            "jit_compile_resolved": False,
+            "steps_per_execution": 32 if tuned else 1,
+            "threads_requested": None,
+            "dtype_policy": "float32",
+            "framework": {"intra_op_threads": 2},
+            "environment": {"CUDA_VISIBLE_DEVICES": "", "XLA_FLAGS": None},
+        }
+        if tuned:
+            default = {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+            chosen = {"jit_compile": False, "steps_per_execution": 32, "threads": None}
+            result["tuning"] = {
+                "metric": "median steady epoch seconds",
+                "epochs": 3,
+                "train_samples": 15000,
+                "candidates": [
+                    {"settings": default, "steady_epoch_seconds": 0.30, "first_epoch_seconds": 1.0},
+                    {"settings": chosen, "steady_epoch_seconds": 0.20, "first_epoch_seconds": 1.1},
+                    {
+                        "settings": {**chosen, "threads": 1},
+                        "steady_epoch_seconds": None,
+                        "error": "run failed; see the log",
+                    },
+                ],
+                "chosen": chosen,
+                "speedup_vs_default": 1.5,
+            }
+        runs.append(result)
+    return runs

@@ -13,7 +13,7 @@ from digitrec_core.results import ResultFileError, iter_result_paths, read_resul
 
 BACKEND_ORDER = ("tensorflow", "jax", "torch")
 SHORT_BACKEND = {"tensorflow": "tf"}
-GROUP_KEYS = ["machine", "backend", "device", "quick"]
+GROUP_KEYS = ["machine", "backend", "device", "quick", "profile"]
 
 # Report column -> dotted path in a result.
 COLUMNS = {
@@ -32,6 +32,8 @@ COLUMNS = {
     "train_samples_per_second": "timings.train_samples_per_second",
     "test_samples": "data.test_samples",
     "framework_version": "versions.framework_version",
+    "profile": "config.profile",
+    "repeat_group": "repeat.group",
 }
 REQUIRED_COLUMNS = [
     "run_id",
@@ -135,6 +137,9 @@ def runs_frame(results: list[dict[str, Any]], paths: list[Path]) -> pd.DataFrame
         [parse_utc(text) for text in frame["created_utc"]], utc=True
     )
     frame["quick"] = frame["quick"].astype(bool)
+    # Older results have no profile or repeat group: each is then its own group of one.
+    frame["profile"] = frame["profile"].fillna("default")
+    frame["repeat_group"] = frame["repeat_group"].fillna(frame["run_id"])
     for column in NUMERIC_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame["path"] = paths
@@ -151,14 +156,26 @@ def in_report_order(runs: pd.DataFrame) -> pd.DataFrame:
             return column.map(lambda name: rank.get(name, len(rank)))
         return column
 
-    ordered = runs.sort_values(["machine", "quick", "backend", "device"], key=key, kind="stable")
+    ordered = runs.sort_values(
+        ["machine", "quick", "backend", "profile", "device"], key=key, kind="stable"
+    )
     return ordered.reset_index(drop=True)
 
 
 def select_latest(runs: pd.DataFrame) -> pd.DataFrame:
-    """The latest run (by created_utc) of each machine, backend, device and mode (quick or full)."""
-    latest = runs.sort_values("created_utc", kind="stable").groupby(GROUP_KEYS).tail(1)
-    return in_report_order(latest)
+    """Per machine, backend, device, mode and profile: the latest repeat group.
+
+    One row per group, the group's latest run, with ``group_runs``: every result of the group.
+    """
+    runs = runs.sort_values("created_utc", kind="stable")
+    latest_group = runs.groupby(GROUP_KEYS)["repeat_group"].transform("last")
+    members = runs[runs["repeat_group"] == latest_group]
+    chosen = members.groupby(GROUP_KEYS).tail(1).copy()
+    chosen["group_runs"] = [
+        list(members.loc[members["repeat_group"] == group, "result"])
+        for group in chosen["repeat_group"]
+    ]
+    return in_report_order(chosen)
 
 
 def split_quick(selected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -174,6 +191,7 @@ def add_labels(runs: pd.DataFrame) -> pd.DataFrame:
     several_machines = runs["machine"].nunique() > 1
     labels = [
         f"{row.backend}/{row.device}"
+        + (f" · {row.profile}" if row.profile != "default" else "")
         + (f" @ {row.machine}" if several_machines else "")
         + (" (quick)" if row.quick else "")
         for row in runs.itertuples()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report import tables
+from bench.report import speed, tables
 from bench.report.collect import get
 
 QUICK_NOTE = (
@@ -43,6 +43,9 @@ def render(
     sections = [
         intro(runs_dir, generated),
         summary(main, aside, runs_found, len(skipped)),
+        profiles(main),
+        prediction(main),
+        declared_settings(main),
         learning_curves(figures),
         confusion_matrices(main, figures),
         details(main),
@@ -68,15 +71,22 @@ def intro(runs_dir: str, generated: datetime) -> str:
 
 
 def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: int) -> str:
-    """The summary table, the accuracy spread per machine, quick runs apart, and run ids."""
+    """The summary table across repeats, noisy flags, the accuracy spread, quick runs apart."""
     used = len(main) + len(aside)
+    main_table, notes = speed.summary_table(main)
     parts = [
         "## Summary",
         f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
         + (f" ({skipped} more skipped, see [Skipped files](#skipped-files))" if skipped else "")
-        + f". The report uses the latest run of each machine, backend, device and mode "
-        f"(full or quick): {used} run{'s' * (used != 1)}.",
-        tables.summary_table(main),
+        + ". For each machine, backend, device, mode (full or quick) and profile the report "
+        f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
+        "medians across a group's runs (each in a fresh process, repeat i with seed i); *IQR* "
+        "and *CV* are the spread of the steady epoch across them, and a CV above 10% is "
+        "flagged noisy. *compile s* is first epoch minus steady epoch; *GFLOP/s* is the "
+        "training FLOPs of an epoch over the steady epoch, with its % of the float32 matmul "
+        "peak measured at 2048² in the same run (README, Roofline).",
+        main_table,
+        *([f"**Noisy:** {' '.join(notes)}"] if notes else []),
         accuracy_spread(main),
     ]
     if main["quick"].any() or len(aside):
@@ -86,11 +96,53 @@ def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: i
             "### Quick runs (not comparable)",
             "These quick runs have a full run of the same machine, backend and device above, "
             "so they are shown only here.",
-            tables.summary_table(aside),
+            speed.summary_table(aside)[0],
         ]
-    ids = ", ".join(f"`{run_id}`" for run_id in pd.concat([main, aside])["run_id"])
-    parts.append(f"Runs used: {ids}.")
+    used_ids = [
+        get(result, "run_id") for runs in pd.concat([main, aside])["group_runs"] for result in runs
+    ]
+    parts.append("Runs used: " + ", ".join(f"`{run_id}`" for run_id in used_ids) + ".")
     return "\n\n".join(parts)
+
+
+def profiles(main: pd.DataFrame) -> str:
+    """Default and tuned side by side, and each tuning search."""
+    table = speed.default_vs_tuned(main)
+    if table is None:
+        return ""
+    parts = [
+        "## Default vs tuned",
+        "*default* runs the documented workflow with Keras' defaults; *tuned* keeps the model, "
+        "data and hyper-parameters and runs them with the settings a short search found "
+        "fastest on this machine (README, Profiles). Speed-up = default / tuned steady epoch.",
+        table,
+    ]
+    for row in main[main["profile"] == "tuned"].itertuples():
+        candidates = speed.tuning_candidates(row)
+        if candidates:
+            parts.append(candidates)
+    return "\n\n".join(parts)
+
+
+def prediction(main: pd.DataFrame) -> str:
+    """Latency and throughput of prediction."""
+    table = speed.prediction_table(main)
+    if table is None:
+        return ""
+    return (
+        "## Prediction\n\n"
+        "After warm-up, on the fastest single-sample path Keras offers on each backend (*path*, "
+        "chosen per run by timing them): batch-1 latency percentiles over 300 calls, and "
+        "throughput at each batch size. Medians across the group's runs.\n\n" + table
+    )
+
+
+def declared_settings(main: pd.DataFrame) -> str:
+    """The settings that decide speed, as asked and as resolved."""
+    table = speed.settings_table(main)
+    if table is None:
+        return ""
+    return "## Declared settings\n\nAs recorded by each group's latest run.\n\n" + table
 
 
 def accuracy_spread(runs: pd.DataFrame) -> str:
@@ -138,6 +190,18 @@ def details(main: pd.DataFrame) -> str:
     for row in main.itertuples():
         result = row.result
         parts += [f"### {row.label}", tables.run_details(result)]
+        group = row.group_runs
+        if len(group) > 1:
+            listed = ", ".join(
+                f"`{get(r, 'run_id')}` (seed {get(r, 'config.seed')}: steady epoch "
+                f"{tables.fmt(get(r, 'timings.steady_epoch_seconds'), '.3f')} s, accuracy "
+                f"{tables.fmt(get(r, 'metrics.test_accuracy'), '.4f')})"
+                for r in group
+            )
+            parts.append(
+                f"The {len(group)} runs of this group: {listed}. The table above "
+                "is the latest of them."
+            )
         per_class = get(result, "metrics.per_class")
         if per_class:
             macro_f1 = tables.fmt(get(result, "metrics.macro_f1"), ".4f")

@@ -10,22 +10,6 @@ from bench.report.collect import get
 
 MISSING = "n/a"
 
-# (header, column, format spec) of the summary table; None means "as text".
-SUMMARY_COLUMNS = (
-    ("machine", "machine", None),
-    ("backend", "backend", None),
-    ("device", "device", None),
-    ("mode", "quick", None),
-    ("test accuracy", "test_accuracy", ".4f"),
-    ("test loss", "test_loss", ".4f"),
-    ("fit s", "fit_seconds", ".2f"),
-    ("first epoch s", "first_epoch_seconds", ".3f"),
-    ("steady epoch s", "steady_epoch_seconds", ".3f"),
-    ("predict s", "predict_seconds", ".3f"),
-    ("train samples/s", "train_samples_per_second", ",.0f"),
-    ("framework version", "framework_version", None),
-)
-
 
 def fmt(value: Any, spec: str | None = None) -> str:
     """`value` formatted with `spec`, or "n/a" where it is missing (None or NaN)."""
@@ -49,19 +33,6 @@ def to_markdown(frame: pd.DataFrame, numeric: Iterable[str] = (), index: bool = 
         align.insert(0, "left")
     cells = frame.map(lambda cell: str(cell).replace("|", "\\|"))
     return cells.to_markdown(index=index, disable_numparse=True, colalign=align)
-
-
-def summary_table(runs: pd.DataFrame) -> str:
-    """One row per run: where it ran, accuracy, loss and timings, as a Markdown table."""
-    counts = runs["test_samples"].dropna().unique()
-    images = f"{int(counts[0]):,} images" if len(counts) == 1 else "whole test set"
-    table = pd.DataFrame(
-        {header: formatted(runs[column], spec) for header, column, spec in SUMMARY_COLUMNS}
-    )
-    table["mode"] = runs["quick"].map({True: "**quick**", False: "full"})
-    table = table.rename(columns={"predict s": f"predict s ({images})"})
-    numeric = [header for header, _, spec in SUMMARY_COLUMNS if spec] + [f"predict s ({images})"]
-    return to_markdown(table, numeric)
 
 
 def run_details(result: dict[str, Any]) -> str:
