@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 
 from bench.machine import git_info, machine_info
-from bench.parity_stats import lockstep_verdict, predict_everywhere_verdict, statistical_verdict
+from bench.parity_stats import (
+    ACCURACY_TOLERANCE,
+    LOCKSTEP_TOLERANCE,
+    PREDICT_TOLERANCE,
+    lockstep_verdict,
+    predict_everywhere_verdict,
+    statistical_verdict,
+)
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_result
-
-# Seed-to-seed sd of test accuracy is about 0.1 percentage point here (README, "Parity"); with
-# 3 seeds per backend a difference of means has a standard error near 0.1 point, so 0.4 point
-# is about four standard errors: a real gap of that size fails, seed noise does not.
-ACCURACY_TOLERANCE = 0.004
-LOCKSTEP_TOLERANCE = 1e-5
-PREDICT_TOLERANCE = 1e-5
 
 
 class ParityInputError(RuntimeError):

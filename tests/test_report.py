@@ -147,6 +147,7 @@ def test_sections_come_in_order(built):
     titles = re.findall(r"^## (.+)$", report, re.M)
     assert titles == [
         "Summary",
+        "Accuracy parity",
         "Learning curves",
         "Confusion matrices",
         "Per-backend details",

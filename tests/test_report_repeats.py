@@ -99,3 +99,83 @@ def test_declared_settings_show_asked_and_resolved(report):
     rows = {r["run group"]: r for r in markdown_rows(section(report, "Declared settings"))}
     assert rows["tensorflow/cpu · tuned"]["jit_compile asked → resolved"] == "False → False"
     assert rows["jax/cpu"]["environment"] == "CUDA_VISIBLE_DEVICES=''"
+
+
+def parity_verdict(shift: float) -> dict:
+    from bench.parity_stats import (
+        lockstep_verdict,
+        predict_everywhere_verdict,
+        statistical_verdict,
+    )
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((50, 10))
+    weights = rng.random(100)
+    samples = {
+        "tensorflow": [0.976, 0.977, 0.975],
+        "jax": [0.977, 0.976, 0.976],
+        "torch": [0.976 + shift, 0.977 + shift, 0.975 + shift],
+    }
+    outputs = {b: {"probabilities": probabilities, "weights": weights} for b in samples}
+    divergence = [
+        {
+            "pair": "tensorflow vs jax",
+            "epoch": e,
+            "argmax_agreement": 1.0,
+            "max_abs_probability_difference": 1e-7 * 10**e,
+            "max_abs_weight_difference": 2e-7 * 10**e,
+        }
+        for e in (1, 2, 3)
+    ]
+    matrix = np.diag([98] * 10)
+    return {
+        "check": "parity",
+        "backends": list(samples),
+        "created_utc": "2026-03-02T10:00:00+00:00",
+        "machine": {"id": "test-machine-2c"},
+        "tolerances": {"accuracy": 0.004, "lockstep": 1e-5, "predict": 1e-5},
+        "same_start": {"passed": True, "initial_weights_sha256": {}},
+        "statistical": {**statistical_verdict(samples, 0.004), "samples": samples, "epochs": 10},
+        "lockstep": {**lockstep_verdict(outputs, 1e-5), "divergence": divergence},
+        "predict_everywhere": predict_everywhere_verdict(
+            "tensorflow", {b: probabilities for b in samples}, probabilities.argmax(1)
+        ),
+        "confusion_matrices": {
+            "tensorflow": matrix.tolist(),
+            "jax": (matrix + np.eye(10)).tolist(),
+        },
+        "passed": shift == 0,
+    }
+
+
+def test_parity_section_shows_the_benchmark_verdict_and_the_latest_parity_run(tmp_path):
+    import json
+
+    for backend in ("tensorflow", "jax"):
+        for result in make_group(
+            backend,
+            profile="default",
+            steady_seconds=[1.0, 1.0, 1.0],
+            created_utc=START,
+            accuracy=0.975,
+        ):
+            write_run(tmp_path, result)
+    parity_dir = tmp_path / "parity" / "test-machine-2c"
+    parity_dir.mkdir(parents=True)
+    (parity_dir / "20260301T000000Z-parity.json").write_text(json.dumps(parity_verdict(0.0)))
+    (parity_dir / "20260302T000000Z-parity.json").write_text(json.dumps(parity_verdict(0.01)))
+    (parity_dir / "20260303T000000Z-parity.json").write_text("{broken")
+    warnings = []
+    report = build_report(tmp_path, warn=warnings.append).read_text()
+    parity = section(report, "Accuracy parity")
+    assert "**These benchmark runs**" in parity and "default profile" in parity
+    assert "**PASS**: largest difference +0.0000 (tensorflow vs jax)" in parity
+    latest = report[report.index("### `nox -s parity` on `test-machine-2c`") :]
+    assert latest.startswith("### `nox -s parity` on `test-machine-2c`: **FAIL**")
+    assert (
+        "- Statistical: **FAIL**: tensorflow vs torch: mean accuracy differs by -0.0100" in latest
+    )
+    assert "- Lockstep: **PASS**" in latest and "- Predict everywhere: **PASS**" in latest
+    for name in ("parity_seeds", "parity_lockstep", "parity_confusion_difference"):
+        assert (tmp_path / "figures" / f"{name}_test-machine-2c.png").read_bytes()[:4] == b"\x89PNG"
+    assert any("20260303T000000Z-parity.json" in w for w in warnings)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import figures as plots
+from bench.report import parity
 from bench.report.collect import (
     add_labels,
     collect_runs,
@@ -67,12 +68,20 @@ def build_report(
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent)
+    verdicts = parity.latest_verdicts(results_dir, warn)
+
+    def link(path: Path) -> str:
+        written.add(path)
+        return relative(path, out.parent)
+
+    parity_links = {m: parity.draw(v, figures_dir, link) for m, v in verdicts.items()}
     text = render(
         main=main,
         aside=aside,
         runs_found=len(collection.runs),
         skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
         figures=figures,
+        parity_section=parity.render(main, verdicts, parity_links),
         runs_dir=str(results_dir / "runs"),
         generated=now or datetime.now(UTC),
     )

@@ -83,3 +83,48 @@ def plot_digits(
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=9, color=WRONG_COLOR if is_wrong else "black")
     return save(fig, path)
+
+
+def plot_accuracy_strips(samples: dict[str, Sequence[float]], path: str | os.PathLike) -> Path:
+    """Per-seed test accuracy of each backend as a strip plot, with each backend's mean."""
+    names = [name for name, values in samples.items() for _ in values]
+    accuracies = [value for values in samples.values() for value in values]
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    sns.stripplot(x=names, y=accuracies, hue=names, size=8, jitter=0.1, ax=ax, legend=False)
+    for position, values in enumerate(samples.values()):
+        ax.hlines(np.mean(values), position - 0.3, position + 0.3, color="black", linewidth=1)
+    ax.set(title="Test accuracy per seed (line: mean)", ylabel="test accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def plot_divergence(rows: Sequence[dict], path: str | os.PathLike) -> Path:
+    """Lockstep divergence per epoch: max |Δ| of probabilities and of weights, one line per pair."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    pairs = dict.fromkeys(row["pair"] for row in rows)
+    for ax, key, title in (
+        (axes[0], "max_abs_probability_difference", "test-set probabilities"),
+        (axes[1], "max_abs_weight_difference", "weights"),
+    ):
+        for pair in pairs:
+            points = [(row["epoch"], row[key]) for row in rows if row["pair"] == pair]
+            ax.plot(*zip(*points, strict=True), marker="o", label=pair)
+        ax.set(yscale="log", xlabel="epoch", ylabel="max |difference|", title=title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return save(fig, path)
+
+
+def plot_matrix_difference(
+    difference: Sequence[Sequence[int]], title: str, path: str | os.PathLike
+) -> Path:
+    """A diverging heatmap of the difference between two confusion matrices."""
+    matrix = np.asarray(difference, dtype=int)
+    limit = max(1, int(np.abs(matrix).max()))
+    fig, ax = plt.subplots(figsize=(8, 6.5), layout="constrained")
+    sns.heatmap(
+        matrix, annot=True, fmt="d", cmap="RdBu_r", vmin=-limit, vmax=limit, center=0, ax=ax
+    )
+    ax.set(title=title, xlabel="predicted label", ylabel="true label")
+    return save(fig, path)

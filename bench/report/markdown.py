@@ -37,6 +37,7 @@ def render(
     skipped: list[tuple[str, str]],
     figures: Figures,
     runs_dir: str,
+    parity_section: str = "",
     generated: datetime,
 ) -> str:
     """The whole report as Markdown text."""
@@ -46,6 +47,7 @@ def render(
         profiles(main),
         prediction(main),
         declared_settings(main),
+        parity_section,
         learning_curves(figures),
         confusion_matrices(main, figures),
         details(main),
