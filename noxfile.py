@@ -79,6 +79,15 @@ def parity(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 @nox.parametrize("backend", BACKENDS)
+def microbench(session: nox.Session, backend: str) -> None:
+    """pytest-benchmark micro-benchmarks of a train step and predict (JSON to results/micro)."""
+    install_project(session, backend, "test")
+    session.run("python", "-m", "bench.micro", *session.posargs, env=backend_env(backend))
+    session.run("python", "-m", "bench.report")
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("backend", BACKENDS)
 def faithfulness(session: nox.Session, backend: str) -> None:
     """Compare the suite's steady epoch with a bare model.fit script, in one session."""
     install_project(session, backend)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import figures as plots
-from bench.report import parity
+from bench.report import micro, parity
 from bench.report.collect import (
     add_labels,
     collect_runs,
@@ -82,6 +82,7 @@ def build_report(
         skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
         figures=figures,
         parity_section=parity.render(main, verdicts, parity_links),
+        micro_section=micro.render(micro.latest_micro(results_dir, warn)),
         runs_dir=str(results_dir / "runs"),
         generated=now or datetime.now(UTC),
     )

@@ -38,6 +38,7 @@ def render(
     figures: Figures,
     runs_dir: str,
     parity_section: str = "",
+    micro_section: str = "",
     generated: datetime,
 ) -> str:
     """The whole report as Markdown text."""
@@ -53,6 +54,7 @@ def render(
         details(main),
         the_data(figures),
         random_samples(figures),
+        micro_section,
         skipped_files(skipped),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
