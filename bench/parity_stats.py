@@ -1,6 +1,7 @@
 """Verdicts of the parity checks, from numbers alone (numpy and scipy; no backend)."""
 
 import itertools
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,11 +17,31 @@ LOCKSTEP_TOLERANCE = 1e-5
 PREDICT_TOLERANCE = 1e-5
 
 
-def accuracy_summary(samples: Sequence[float]) -> dict[str, Any]:
-    """n, mean, sample sd and the Student-t 95% CI of the mean (None for fewer than 2)."""
+def _checked_tolerance(tolerance: float) -> float:
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, numbers.Real)
+        or not (np.isfinite(tolerance) and tolerance >= 0)
+    ):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    return float(tolerance)
+
+
+def _checked_samples(samples: Sequence[float], name: str = "samples") -> np.ndarray:
     values = np.asarray(samples, dtype=float)
     if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"samples must be a non-empty 1-d sequence, got shape {values.shape}")
+        raise ValueError(f"{name} must be a non-empty 1-d sequence, got shape {values.shape}")
+    return values
+
+
+def _checked_backends(by_backend: Mapping[str, Any], name: str) -> None:
+    if len(by_backend) < 2:
+        raise ValueError(f"{name} needs at least two backends to compare, got {list(by_backend)}")
+
+
+def accuracy_summary(samples: Sequence[float]) -> dict[str, Any]:
+    """n, mean, sample sd and the Student-t 95% CI of the mean (None for fewer than 2)."""
+    values = _checked_samples(samples)
     n, mean = int(values.size), float(values.mean())
     if n < 2:
         return {"n": n, "mean": mean, "sd": None, "ci95": None}
@@ -45,11 +66,15 @@ def welch_ci95(a: np.ndarray, b: np.ndarray) -> list[float] | None:
 def pairwise_differences(
     samples_by_backend: Mapping[str, Sequence[float]], tolerance: float
 ) -> list[dict[str, Any]]:
-    """Every pair's difference of mean accuracy, its 95% CI, and |difference| < tolerance."""
+    """Every pair's difference of mean accuracy, its 95% CI, and |difference| < tolerance.
+
+    Pairs come in the order of `samples_by_backend`; the difference is first minus second.
+    """
+    tolerance = _checked_tolerance(tolerance)
     pairs = []
     for a, b in itertools.combinations(samples_by_backend, 2):
-        xa = np.asarray(samples_by_backend[a], dtype=float)
-        xb = np.asarray(samples_by_backend[b], dtype=float)
+        xa = _checked_samples(samples_by_backend[a], f"samples_by_backend[{a!r}]")
+        xb = _checked_samples(samples_by_backend[b], f"samples_by_backend[{b!r}]")
         difference = float(xa.mean() - xb.mean())
         pairs.append({
             "pair": f"{a} vs {b}",
@@ -64,8 +89,8 @@ def statistical_verdict(
     samples_by_backend: Mapping[str, Sequence[float]], tolerance: float
 ) -> dict[str, Any]:
     """PASS when every pair of backends differs in mean test accuracy by less than `tolerance`."""
-    if len(samples_by_backend) < 2:
-        raise ValueError("samples_by_backend needs at least two backends to compare")
+    tolerance = _checked_tolerance(tolerance)
+    _checked_backends(samples_by_backend, "samples_by_backend")
     pairs = pairwise_differences(samples_by_backend, tolerance)
     failed = [p for p in pairs if not p["passed"]]
     largest = max(pairs, key=lambda p: abs(p["difference"]))
@@ -107,36 +132,52 @@ def _flat(weights: Any) -> np.ndarray:
     return np.ravel(weights)
 
 
+def _describe_lockstep(pair: Mapping[str, Any]) -> str:
+    return (
+        f"{pair['pair']}: max |Δ| probabilities {pair['max_abs_probability_difference']:.2e}, "
+        f"weights {pair['max_abs_weight_difference']:.2e}"
+    )
+
+
 def lockstep_verdict(
     outputs_by_backend: Mapping[str, Mapping[str, Any]], tolerance: float
 ) -> dict[str, Any]:
     """PASS when every pair's probabilities and weights agree within `tolerance`."""
+    tolerance = _checked_tolerance(tolerance)
+    _checked_backends(outputs_by_backend, "outputs_by_backend")
+    for backend, outputs in outputs_by_backend.items():
+        missing = {"probabilities", "weights"} - set(outputs)
+        if missing:
+            raise ValueError(f"outputs_by_backend[{backend!r}] lacks {sorted(missing)}")
     pairs = []
     for a, b in itertools.combinations(outputs_by_backend, 2):
-        probabilities = compare_arrays(
-            outputs_by_backend[a]["probabilities"], outputs_by_backend[b]["probabilities"]
-        )
-        weights = compare_arrays(
-            _flat(outputs_by_backend[a]["weights"]), _flat(outputs_by_backend[b]["weights"])
-        )
-        worst = max(probabilities["max_abs_difference"], weights["max_abs_difference"])
+        try:
+            probabilities = compare_arrays(
+                outputs_by_backend[a]["probabilities"], outputs_by_backend[b]["probabilities"]
+            )
+            weights = compare_arrays(
+                _flat(outputs_by_backend[a]["weights"]), _flat(outputs_by_backend[b]["weights"])
+            )
+        except ValueError as error:
+            raise ValueError(f"outputs of {a} and {b} cannot be compared: {error}") from error
+        largest = max(probabilities["max_abs_difference"], weights["max_abs_difference"])
         pairs.append({
             "pair": f"{a} vs {b}",
             "max_abs_probability_difference": probabilities["max_abs_difference"],
             "max_abs_weight_difference": weights["max_abs_difference"],
             "argmax_agreement": probabilities.get("argmax_agreement"),
-            "passed": worst <= tolerance,
+            "passed": bool(largest <= tolerance),
         })  # fmt: skip
     failed = [p for p in pairs if not p["passed"]]
     worst = max(
         pairs,
         key=lambda p: max(p["max_abs_probability_difference"], p["max_abs_weight_difference"]),
     )
-    describe = lambda p: (  # noqa: E731
-        f"{p['pair']}: max |Δ| probabilities {p['max_abs_probability_difference']:.2e}, "
-        f"weights {p['max_abs_weight_difference']:.2e}"
+    message = (
+        "; ".join(map(_describe_lockstep, failed))
+        if failed
+        else f"largest: {_describe_lockstep(worst)}"
     )
-    message = "; ".join(map(describe, failed)) if failed else f"largest: {describe(worst)}"
     return {
         "passed": not failed,
         "tolerance": tolerance,
@@ -149,41 +190,56 @@ def predict_everywhere_verdict(
     trained_on: str,
     predictions_by_backend: Mapping[str, np.ndarray],
     labels: np.ndarray,
-    tolerance: float = 1e-5,
+    tolerance: float = PREDICT_TOLERANCE,
 ) -> dict[str, Any]:
     """PASS when every backend's predictions of `trained_on`'s model match the trainer's own."""
+    tolerance = _checked_tolerance(tolerance)
     if trained_on not in predictions_by_backend:
-        raise ValueError(f"no predictions from the trainer {trained_on!r}")
+        raise ValueError(
+            f"trained_on={trained_on!r} has no predictions; got {list(predictions_by_backend)}"
+        )
+    _checked_backends(predictions_by_backend, "predictions_by_backend")
     reference = np.asarray(predictions_by_backend[trained_on])
     labels = np.asarray(labels)
+    if reference.ndim != 2 or labels.shape != reference.shape[:1]:
+        raise ValueError(
+            f"predictions must be (samples, classes) and labels (samples,) class indices, got "
+            f"{reference.shape} and {labels.shape}"
+        )
     reference_accuracy = float((reference.argmax(axis=1) == labels).mean())
     rows = []
     for backend, predicted in predictions_by_backend.items():
         if backend == trained_on:
             continue
-        comparison = compare_arrays(reference, predicted)
+        try:
+            comparison = compare_arrays(reference, predicted)
+        except ValueError as error:
+            raise ValueError(f"predictions_by_backend[{backend!r}]: {error}") from error
         accuracy = float((np.asarray(predicted).argmax(axis=1) == labels).mean())
         rows.append({
             "backend": backend,
             "max_abs_difference": comparison["max_abs_difference"],
             "differing_classes": comparison["differing_classes"],
             "test_accuracy": accuracy,
-            "passed": comparison["max_abs_difference"] <= tolerance
+            "passed": bool(comparison["max_abs_difference"] <= tolerance)
             and comparison["differing_classes"] == 0
             and accuracy == reference_accuracy,
         })  # fmt: skip
     failed = [r for r in rows if not r["passed"]]
-    describe = lambda r: (  # noqa: E731
-        f"{r['backend']}: max |Δ| {r['max_abs_difference']:.2e}, "
-        f"{r['differing_classes']} differing classes, accuracy {r['test_accuracy']:.4f} "
-        f"vs {reference_accuracy:.4f}"
-    )
-    message = "; ".join(map(describe, failed if failed else rows))
+
+    def describe(row: Mapping[str, Any]) -> str:
+        return (
+            f"{row['backend']}: max |Δ| {row['max_abs_difference']:.2e}, "
+            f"{row['differing_classes']} differing classes, accuracy {row['test_accuracy']:.4f} "
+            f"vs {reference_accuracy:.4f}"
+        )
+
+    message = "; ".join(map(describe, failed or rows))
     return {
         "passed": not failed,
         "trained_on": trained_on,
         "tolerance": tolerance,
         "reference_accuracy": reference_accuracy,
         "backends": rows,
-        "message": f"model trained on {trained_on}: {message}",
+        "message": f"model trained on {trained_on}: {message} (tolerance {tolerance:.0e})",
     }

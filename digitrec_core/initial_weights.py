@@ -25,6 +25,10 @@ def expected_shapes(layer_sizes: Sequence[int] = LAYER_SIZES) -> list[tuple[int,
 
 def glorot_uniform_weights(seed: int, layer_sizes: Sequence[int] = LAYER_SIZES) -> list[np.ndarray]:
     """Glorot-uniform kernels (±sqrt(6 / (fan_in + fan_out))) and zero biases, as float32."""
+    if len(layer_sizes) < 2 or any(int(size) != size or size < 1 for size in layer_sizes):
+        raise ValueError(
+            f"layer_sizes must be two or more positive integers, got {tuple(layer_sizes)}"
+        )
     rng = np.random.default_rng(seed)
     weights = []
     for fan_in, fan_out in itertools.pairwise(layer_sizes):
@@ -45,21 +49,35 @@ def weights_sha256(weights: Sequence[np.ndarray]) -> str:
 
 
 def save_initial_weights(path: str | Path, weights: Sequence[np.ndarray]) -> Path:
-    """Save weights in order to a .npz (plain arrays: any numpy reads it, no backend needed)."""
+    """Save float32 weights in order as w0, w1, ... in a .npz at exactly `path`.
+
+    A .npz rather than a .weights.h5: numpy alone writes and reads it, no backend or h5py.
+    """
     path = Path(path)
-    np.savez(path, **{f"w{index}": np.asarray(w) for index, w in enumerate(weights)})
+    arrays = {f"w{index}": np.asarray(w, dtype=np.float32) for index, w in enumerate(weights)}
+    with path.open("wb") as file:  # np.savez given a name would append ".npz" to it
+        np.savez(file, **arrays)
     return path
 
 
 def load_initial_weights(
     path: str | Path, layer_sizes: Sequence[int] = LAYER_SIZES
 ) -> list[np.ndarray]:
-    """Load weights saved by `save_initial_weights`, checking their shapes against the model."""
+    """Load weights saved by `save_initial_weights`, checking their shapes against `layer_sizes`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"initial weights file {path} does not exist")
-    with np.load(path, allow_pickle=False) as saved:
-        weights = [saved[f"w{index}"] for index in range(len(saved.files))]
+    try:
+        saved = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{path} is not a .npz of initial weights: {error}") from error
+    if not isinstance(saved, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is a single .npy array, expected a .npz of initial weights")
+    with saved:
+        names = [f"w{index}" for index in range(len(saved.files))]
+        if sorted(saved.files) != sorted(names):
+            raise ValueError(f"{path} holds arrays {saved.files}, expected {names}")
+        weights = [saved[name] for name in names]
     shapes = [w.shape for w in weights]
     if shapes != expected_shapes(layer_sizes):
         raise ValueError(

@@ -208,8 +208,13 @@ def make_group(
     created_utc: datetime,
     accuracy: float = 0.975,
     group: str | None = None,
+    quick: bool = False,
+    noisy_runs: tuple[int, ...] = (),
 ) -> list[dict[str, Any]]:
-    """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ..."""
+    """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
+
+    The runs numbered in `noisy_runs` flag their own epochs as noisy.
+    """
     group = group or f"{backend}-{profile}-{created_utc:%H%M%S}"
     runs = []
     for index, steady in enumerate(steady_seconds):
@@ -217,14 +222,18 @@ def make_group(
             backend,
             accuracy=accuracy + index / 1000,
             created_utc=created_utc + timedelta(seconds=30 * index),
+            quick=quick,
         )
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)
         result["repeat"] = {"group": group, "index": index, "count": len(steady_seconds)}
         timings = result["timings"]
-        timings["epoch_seconds"] = [timings["first_epoch_seconds"]] + [steady] * 9
+        epochs = result["config"]["epochs"]
+        timings["epoch_seconds"] = [timings["first_epoch_seconds"]] + [steady] * (epochs - 1)
         timings["steady_epoch_seconds"] = steady
-        timings["steady_epoch_noisy"] = False
+        timings["steady_epoch_noisy"] = index in noisy_runs
+        timings["fit_seconds"] = sum(timings["epoch_seconds"]) + 0.05
+        timings["train_samples_per_second"] = result["data"]["train_samples"] / steady
         timings["compile_overhead_seconds"] = timings["first_epoch_seconds"] - steady
         timings.update(
             predict_path="predict_on_batch",

@@ -1,5 +1,9 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from bench.parity_stats import (
     accuracy_summary,
@@ -17,32 +21,79 @@ SAMPLES = {
 }
 
 
+def test_importing_the_verdicts_loads_no_backend():
+    code = (
+        "import sys, bench.parity_stats; "
+        "print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_accuracy_summary_matches_a_hand_computed_t_interval():
     summary = accuracy_summary([0.97, 0.98, 0.99])
+    assert summary["n"] == 3
     assert summary["mean"] == pytest.approx(0.98) and summary["sd"] == pytest.approx(0.01)
-    half = 4.302652729911275 * 0.01 / np.sqrt(3)  # t(0.975, 2 dof)
+    half = 4.302652729911275 * 0.01 / np.sqrt(3)  # t(0.975, 2 dof), from tables
     assert summary["ci95"] == pytest.approx([0.98 - half, 0.98 + half])
-    assert accuracy_summary([0.5])["ci95"] is None
+    assert accuracy_summary([0.5]) == {"n": 1, "mean": 0.5, "sd": None, "ci95": None}
+
+
+def test_identical_backends_pass():
+    same = {backend: SAMPLES["tensorflow"] for backend in SAMPLES}
+    verdict = statistical_verdict(same, tolerance=0.003)
+    assert verdict["passed"] and all(p["difference"] == 0 for p in verdict["pairs"])
+    assert [p["pair"] for p in verdict["pairs"]] == [
+        "tensorflow vs jax",
+        "tensorflow vs torch",
+        "jax vs torch",
+    ]
 
 
 def test_close_backends_pass():
     verdict = statistical_verdict(SAMPLES, tolerance=0.003)
     assert verdict["passed"] and len(verdict["pairs"]) == 3
+    assert set(verdict["summaries"]) == set(SAMPLES)
     assert "largest difference" in verdict["message"]
 
 
 def test_a_shifted_backend_fails_and_is_named_with_the_size():
-    shifted = {**SAMPLES, "torch": [a - 0.01 for a in SAMPLES["torch"]]}
+    shifted = {**SAMPLES, "jax": [a + 0.01 for a in SAMPLES["jax"]]}
     verdict = statistical_verdict(shifted, tolerance=0.003)
     assert not verdict["passed"]
-    assert "tensorflow vs torch: mean accuracy differs by +0.0101" in verdict["message"]
-    assert "jax vs torch" in verdict["message"] and "tensorflow vs jax" not in verdict["message"]
+    assert "tensorflow vs jax: mean accuracy differs by -0.0096" in verdict["message"]
+    assert "jax vs torch: mean accuracy differs by +0.0096" in verdict["message"]
+    assert "tensorflow vs torch" not in verdict["message"]
 
 
-def test_pairwise_ci_contains_the_difference():
-    [pair] = pairwise_differences({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 2.0]}, tolerance=0.5)
-    assert pair["difference"] == 1.0 and pair["ci95"][0] < 1.0 < pair["ci95"][1]
-    assert pair["passed"] is False
+def test_welch_interval_matches_scipy():
+    a, b = [0.9771, 0.9765, 0.9780, 0.9790], [0.9768, 0.9755, 0.9760]
+    [pair] = pairwise_differences({"a": a, "b": b}, tolerance=0.5)
+    reference = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert pair["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert pair["ci95"] == pytest.approx([reference.low, reference.high])
+    assert pair["passed"] is True
+
+
+def test_pairwise_ci_is_none_for_single_samples_and_nan_fails():
+    [pair] = pairwise_differences({"a": [0.98], "b": [0.97]}, tolerance=0.02)
+    assert pair["ci95"] is None and pair["passed"]
+    assert not statistical_verdict({"a": [0.98], "b": [np.nan]}, tolerance=0.02)["passed"]
+
+
+@pytest.mark.parametrize(
+    ("samples", "tolerance", "match"),
+    [
+        ({"tensorflow": [0.97]}, 0.003, "needs at least two backends"),
+        ({"tensorflow": [0.97], "jax": []}, 0.003, r"samples_by_backend\['jax'\] must be"),
+        (SAMPLES, -0.1, "tolerance must be a finite number >= 0"),
+        (SAMPLES, float("nan"), "tolerance must be a finite number >= 0"),
+    ],
+)
+def test_bad_statistical_inputs_are_refused_by_name(samples, tolerance, match):
+    with pytest.raises(ValueError, match=match):
+        statistical_verdict(samples, tolerance)
 
 
 def test_compare_arrays_counts_differing_classes():
@@ -53,34 +104,109 @@ def test_compare_arrays_counts_differing_classes():
         "argmax_agreement": 0.5,
         "differing_classes": 1,
     }
+    assert compare_arrays(np.ones(3), np.ones(3)) == {"max_abs_difference": 0.0}
+    with pytest.raises(ValueError, match=r"one shape, got \(3,\) and \(4,\)"):
+        compare_arrays(np.ones(3), np.ones(4))
 
 
-def outputs(rng, perturb=0.0):
+def lockstep_outputs(seed: int = 0) -> dict[str, dict]:
+    rng = np.random.default_rng(seed)
     probabilities = rng.random((100, 10)).astype(np.float32)
     weights = [rng.random((784, 128)).astype(np.float32), rng.random(128).astype(np.float32)]
-    return probabilities, weights
+    return {b: {"probabilities": probabilities, "weights": weights} for b in ("tf", "jax", "torch")}
 
 
-def test_lockstep_passes_identical_and_fails_perturbed_outputs():
-    probabilities, weights = outputs(np.random.default_rng(0))
-    same = {b: {"probabilities": probabilities, "weights": weights} for b in ("tf", "jax")}
-    assert lockstep_verdict(same, tolerance=1e-5)["passed"]
-    nudged = [weights[0] + 3e-5, weights[1]]
-    different = {**same, "jax": {"probabilities": probabilities, "weights": nudged}}
-    verdict = lockstep_verdict(different, tolerance=1e-5)
-    assert not verdict["passed"] and "tf vs jax" in verdict["message"]
-    assert verdict["pairs"][0]["max_abs_weight_difference"] == pytest.approx(3e-5, rel=0.01)
+def test_lockstep_passes_identical_outputs_as_lists_or_flat_arrays():
+    same = lockstep_outputs()
+    flat = np.concatenate([np.ravel(w) for w in same["jax"]["weights"]])
+    same["jax"] = {**same["jax"], "weights": flat}
+    verdict = lockstep_verdict(same, tolerance=1e-5)
+    assert verdict["passed"] and len(verdict["pairs"]) == 3
+    assert all(p["max_abs_weight_difference"] == 0 for p in verdict["pairs"])
+    assert all(p["argmax_agreement"] == 1.0 for p in verdict["pairs"])
 
 
-def test_predict_everywhere_passes_identical_and_fails_perturbed_predictions():
-    rng = np.random.default_rng(1)
-    probabilities = rng.random((200, 10))
+def test_lockstep_fails_perturbed_weights_naming_the_pairs_and_sizes():
+    outputs = lockstep_outputs()
+    weights = outputs["jax"]["weights"]
+    outputs["jax"] = {**outputs["jax"], "weights": [weights[0] + 3e-5, weights[1]]}
+    verdict = lockstep_verdict(outputs, tolerance=1e-5)
+    assert not verdict["passed"]
+    assert [p["passed"] for p in verdict["pairs"]] == [False, True, False]
+    assert "tf vs jax: max |Δ| probabilities 0.00e+00, weights 3.00e-05" in verdict["message"]
+    assert "jax vs torch" in verdict["message"] and "tf vs torch" not in verdict["message"]
+
+
+def test_lockstep_fails_a_perturbed_probability():
+    outputs = lockstep_outputs()
+    nudged = outputs["torch"]["probabilities"].copy()
+    nudged[42, 3] += 2e-5
+    outputs["torch"] = {**outputs["torch"], "probabilities": nudged}
+    verdict = lockstep_verdict(outputs, tolerance=1e-5)
+    assert (
+        not verdict["passed"]
+        and "tf vs torch: max |Δ| probabilities 2.00e-05" in (verdict["message"])
+    )
+    assert verdict["pairs"][1]["max_abs_probability_difference"] == pytest.approx(2e-5, rel=0.01)
+
+
+def test_lockstep_refuses_unusable_inputs_by_name():
+    outputs = lockstep_outputs()
+    with pytest.raises(ValueError, match="needs at least two backends"):
+        lockstep_verdict({"tf": outputs["tf"]}, 1e-5)
+    with pytest.raises(ValueError, match=r"outputs_by_backend\['jax'\] lacks \['weights'\]"):
+        lockstep_verdict({**outputs, "jax": {"probabilities": np.ones((100, 10))}}, 1e-5)
+    short = {**outputs, "torch": {**outputs["torch"], "weights": [np.ones(3)]}}
+    with pytest.raises(ValueError, match="outputs of tf and torch cannot be compared"):
+        lockstep_verdict(short, 1e-5)
+
+
+def predictions(seed: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    probabilities = np.random.default_rng(seed).random((200, 10))
     labels = probabilities.argmax(axis=1)
+    labels[:20] = (labels[:20] + 1) % 10  # a model that is 90% right
     same = {"tensorflow": probabilities, "jax": probabilities.copy(), "torch": probabilities}
-    assert predict_everywhere_verdict("tensorflow", same, labels)["passed"]
-    perturbed = probabilities.copy()
-    perturbed[3] = perturbed[3][::-1]  # one image now predicted differently
+    return same, labels
+
+
+def test_predict_everywhere_passes_identical_predictions():
+    same, labels = predictions()
+    verdict = predict_everywhere_verdict("tensorflow", same, labels)
+    assert verdict["passed"] and verdict["reference_accuracy"] == 0.9
+    assert [row["backend"] for row in verdict["backends"]] == ["jax", "torch"]
+
+
+def test_predict_everywhere_fails_a_changed_class():
+    same, labels = predictions()
+    perturbed = same["torch"].copy()
+    perturbed[30] = perturbed[30][::-1]  # one image now predicted differently
     verdict = predict_everywhere_verdict("tensorflow", {**same, "torch": perturbed}, labels)
     assert not verdict["passed"]
-    [torch_row] = [row for row in verdict["backends"] if row["backend"] == "torch"]
-    assert torch_row["differing_classes"] == 1 and "torch" in verdict["message"]
+    [jax_row, torch_row] = verdict["backends"]
+    assert jax_row["passed"] and not torch_row["passed"]
+    assert torch_row["differing_classes"] == 1 and torch_row["test_accuracy"] == 0.895
+    assert (
+        "torch: max |Δ|" in verdict["message"]
+        and "accuracy 0.8950 vs 0.9000" in (verdict["message"])
+    )
+
+
+def test_predict_everywhere_fails_a_small_difference_beyond_tolerance():
+    same, labels = predictions()
+    nudged = same["jax"] + 3e-5  # no class changes, only the numbers
+    verdict = predict_everywhere_verdict("tensorflow", {**same, "jax": nudged}, labels)
+    [jax_row, _] = verdict["backends"]
+    assert not verdict["passed"] and jax_row["differing_classes"] == 0
+    assert "jax: max |Δ| 3.00e-05" in verdict["message"]
+
+
+def test_predict_everywhere_refuses_unusable_inputs_by_name():
+    same, labels = predictions()
+    with pytest.raises(ValueError, match="trained_on='cntk' has no predictions"):
+        predict_everywhere_verdict("cntk", same, labels)
+    with pytest.raises(ValueError, match="needs at least two backends"):
+        predict_everywhere_verdict("jax", {"jax": same["jax"]}, labels)
+    with pytest.raises(ValueError, match=r"labels \(samples,\) class indices"):
+        predict_everywhere_verdict("jax", same, labels[:10])
+    with pytest.raises(ValueError, match=r"predictions_by_backend\['torch'\]"):
+        predict_everywhere_verdict("jax", {**same, "torch": same["torch"][:10]}, labels)

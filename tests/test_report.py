@@ -114,7 +114,11 @@ def test_summary_has_one_row_per_latest_full_run(built):
     assert {(r["machine"], r["backend"], r["device"], r["test accuracy"]) for r in rows} == expected
     assert {row["mode"] for row in rows} == {"full"}
     assert rows[0]["predict s"] == "0.250"
-    assert {row["runs"] for row in rows} == {"1"}  # old-style files: each its own group
+    # Old-style files (no repeat, settings or profile): each is its own group of one, default.
+    assert {(row["runs"], row["profile"], row["IQR s"], row["CV"]) for row in rows} == {
+        ("1", "default", "n/a", "n/a")
+    }
+    assert "GFLOP/s (% of peak)" not in rows[0]  # no roofline record: no column
 
 
 def test_older_run_of_a_group_is_not_used(built):

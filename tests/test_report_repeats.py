@@ -1,11 +1,14 @@
 """The report across repeat groups and profiles: statistics, noisy flags, default vs tuned."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.report import build_report
+from bench.report import build_report, figures, markdown, speed
+from bench.report.collect import add_labels, collect_runs, select_latest
 from bench.stats import describe
 from tests.report_fixtures import make_group, write_run
 from tests.test_report import markdown_rows, section
@@ -15,31 +18,54 @@ STEADY = {
     ("tensorflow", "default"): [1.20, 1.25, 1.22],
     ("tensorflow", "tuned"): [0.80, 0.82, 0.81],
     ("jax", "default"): [0.40, 0.55, 0.41],  # CV about 19%: noisy
+    ("jax", "tuned"): [0.30, 0.31, 0.30],
     ("torch", "default"): [1.10, 1.12, 1.11],
+    ("torch", "tuned"): [1.00, 1.02, 0.99],
 }
+NOISY_RUN = ("torch", "tuned", 1)  # a run whose own epochs are noisy
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def built(tmp_path_factory):
+    """(report text, run ids of the older tensorflow groups that must not be used)."""
     results = tmp_path_factory.mktemp("results")
-    # An older tensorflow default group, which must not be used.
-    for result in make_group(
-        "tensorflow",
-        profile="default",
-        steady_seconds=[9.0, 9.0, 9.0],
-        created_utc=START - timedelta(days=1),
-        group="old-group",
-    ):
-        write_run(results, result)
+    old_ids = []
+    for profile in ("default", "tuned"):
+        for result in make_group(
+            "tensorflow",
+            profile=profile,
+            steady_seconds=[9.0, 9.0, 9.0],
+            created_utc=START - timedelta(days=1),
+            group=f"old-group-{profile}",
+        ):
+            old_ids.append(write_run(results, result).stem)
     for offset, ((backend, profile), steady) in enumerate(STEADY.items()):
+        noisy = (NOISY_RUN[2],) if (backend, profile) == NOISY_RUN[:2] else ()
         for result in make_group(
             backend,
             profile=profile,
             steady_seconds=steady,
             created_utc=START + timedelta(hours=offset),
+            noisy_runs=noisy,
         ):
             write_run(results, result)
-    return build_report(results).read_text()
+    with pytest.MonkeyPatch.context() as patch:
+        # test_report draws the real figures; here they would only cost time.
+        for name in ("plot_confusion_matrix", "plot_learning_curves", "plot_digits"):
+            patch.setattr(figures, name, fake_plot)
+        return build_report(results).read_text(), old_ids
+
+
+def fake_plot(*args, **kwargs):
+    """Stand-in for a figure function: write an empty file where the figure would go."""
+    path = next(arg for arg in args if isinstance(arg, Path))
+    path.write_bytes(b"")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(built):
+    return built[0]
 
 
 def summary_rows(report):
@@ -47,11 +73,17 @@ def summary_rows(report):
     return {(row["backend"], row["profile"]): row for row in rows}
 
 
-def test_the_latest_repeat_group_is_used_whole_and_the_older_one_not(report):
+def rows_by_profile(text):
+    return {(row["backend"], row["profile"]): row for row in markdown_rows(text)}
+
+
+def test_the_latest_repeat_group_is_used_whole_and_the_older_one_not(built):
+    report, old_ids = built
     rows = summary_rows(report)
     assert set(rows) == set(STEADY)
     assert {row["runs"] for row in rows.values()} == {"3"}
-    assert "9.000" not in section(report, "Summary") and "old-group" not in report
+    assert "9.000" not in report and "old-group" not in report
+    assert old_ids and not [run_id for run_id in old_ids if run_id in report]
 
 
 def test_summary_statistics_are_those_of_describe(report):
@@ -61,44 +93,96 @@ def test_summary_statistics_are_those_of_describe(report):
         assert rows[key]["steady epoch s"] == f"{stats['median']:.3f}"
         assert rows[key]["IQR s"] == f"{stats['iqr']:.3f}"
         assert rows[key]["CV"].startswith(f"{stats['cv']:.1%}")
+        achieved = describe([30.4 / seconds for seconds in steady])["median"]
+        assert rows[key]["GFLOP/s (% of peak)"].startswith(f"{achieved:.1f} (")
     assert rows[("tensorflow", "default")]["test accuracy"] == "0.9760 (0.9750 to 0.9770)"
+    assert rows[("tensorflow", "default")]["peak RSS MiB"] == "601"
+    assert "peak GPU MiB" not in section(report, "Summary")  # no run measured one
 
 
 def test_a_noisy_group_is_flagged_and_a_steady_one_is_not(report):
     rows = summary_rows(report)
-    assert "noisy" in rows[("jax", "default")]["CV"]
+    assert rows[("jax", "default")]["CV"].endswith("% ⚠ noisy")
     assert "noisy" not in rows[("torch", "default")]["CV"]
-    assert "**Noisy:** jax/cpu: steady epoch varies by" in report
-    assert "torch/cpu: steady epoch varies" not in report
+    assert "noisy" not in rows[("jax", "tuned")]["CV"]
+    assert "**Noisy:** jax/cpu · default: steady epoch varies by" in report
+    assert "torch/cpu · default: steady epoch varies" not in report
+
+
+def test_a_run_with_noisy_epochs_is_flagged(report):
+    backend, profile, index = NOISY_RUN
+    assert summary_rows(report)[(backend, profile)]["CV"].endswith("; ⚠ 1 noisy run")
+    assert re.search(rf"torch/cpu · tuned: epochs within run\(s\) \S+-tuned-{index} vary", report)
 
 
 def test_default_and_tuned_side_by_side_with_the_speedup(report):
-    [row] = markdown_rows(section(report, "Default vs tuned"))
-    assert row["backend"] == "tensorflow"
-    assert row["default steady epoch s"] == "1.220" and row["tuned steady epoch s"] == "0.810"
-    assert row["speed-up"] == f"{1.22 / 0.81:.2f}x"
-    assert row["tuned settings"] == "jit_compile=False, steps_per_execution=32, threads=default"
+    rows = {row["backend"]: row for row in markdown_rows(section(report, "Default vs tuned"))}
+    assert list(rows) == ["tensorflow", "jax", "torch"]
+    for backend, row in rows.items():
+        default = describe(STEADY[(backend, "default")])["median"]
+        tuned = describe(STEADY[(backend, "tuned")])["median"]
+        assert row["default steady epoch s"] == f"{default:.3f}"
+        assert row["tuned steady epoch s"] == f"{tuned:.3f}"
+        noisy = " ⚠ noisy" if backend == "jax" else ""  # jax's default group is noisy
+        assert row["speed-up"] == f"{default / tuned:.2f}x{noisy}"
+    assert rows["tensorflow"]["speed-up"] == f"{1.22 / 0.81:.2f}x"
+    assert rows["tensorflow"]["tuned accuracy"] == "0.9760 (0.9750 to 0.9770)"
+    assert rows["tensorflow"]["tuned settings"] == (
+        "jit_compile=False, steps_per_execution=32, threads=default"
+    )
 
 
 def test_the_chosen_candidate_is_marked_and_a_failed_one_shown(report):
     tuning = section(report, "Default vs tuned")
-    candidates = markdown_rows(tuning[tuning.index("3 candidates, 3 epochs") :])
+    searches = tuning.split("Search for ")[1:]
+    assert [search.split(":")[0] for search in searches] == [
+        f"{backend}/cpu · tuned" for backend in ("tensorflow", "jax", "torch")
+    ]
+    candidates = markdown_rows(searches[0])
     assert [r["chosen"] for r in candidates] == ["", "**✓**", ""]
-    assert candidates[2]["steady epoch s"].startswith("failed")
+    assert [r["steady epoch s"] for r in candidates[:2]] == ["0.300", "0.200"]
+    assert candidates[2]["steady epoch s"] == "failed: run failed; see the log"
 
 
 def test_prediction_table_gives_median_latencies(report):
-    rows = {r["run group"]: r for r in markdown_rows(section(report, "Prediction"))}
-    tf = rows["tensorflow/cpu"]
+    rows = rows_by_profile(section(report, "Prediction"))
+    assert set(rows) == set(STEADY)
+    tf = rows[("tensorflow", "tuned")]
     assert (tf["p50 ms"], tf["p95 ms"], tf["p99 ms"]) == ("1.500", "1.700", "1.900")
     assert tf["samples/s @512"] == f"{np.median([150000, 150001, 150002]):,.0f}"
+    assert tf["samples/s @1"] == "2,000"
     assert tf["path"] == "predict_on_batch"
 
 
 def test_declared_settings_show_asked_and_resolved(report):
-    rows = {r["run group"]: r for r in markdown_rows(section(report, "Declared settings"))}
-    assert rows["tensorflow/cpu · tuned"]["jit_compile asked → resolved"] == "False → False"
-    assert rows["jax/cpu"]["environment"] == "CUDA_VISIBLE_DEVICES=''"
+    rows = rows_by_profile(section(report, "Declared settings"))
+    assert rows[("tensorflow", "tuned")]["jit_compile asked → resolved"] == "False → False"
+    assert rows[("tensorflow", "default")]["jit_compile asked → resolved"] == "auto → False"
+    assert rows[("jax", "default")]["environment"] == "CUDA_VISIBLE_DEVICES=''"
+    assert rows[("jax", "default")]["framework reports"] == "intra_op_threads=2"
+
+
+def test_details_list_each_run_of_the_group(report):
+    details = section(report, "jax/cpu · default")
+    assert details.count("steady epoch") == 3
+    for seed, seconds in enumerate(STEADY[("jax", "default")]):
+        assert f"(seed {seed}: steady epoch {seconds:.3f} s" in details
+
+
+def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
+    for profile, steady in (("default", [0.047]), ("tuned", [0.043])):
+        for result in make_group(
+            "jax", profile=profile, steady_seconds=steady, created_utc=START, quick=True
+        ):
+            del result["roofline"]
+            write_run(tmp_path, result)
+    main = add_labels(select_latest(collect_runs(tmp_path).runs))
+    summary_table, notes = speed.summary_table(main)
+    rows = rows_by_profile(summary_table)
+    assert (rows[("jax", "tuned")]["IQR s"], rows[("jax", "tuned")]["CV"]) == ("n/a", "n/a")
+    assert "GFLOP/s" not in summary_table and not notes
+    [row] = markdown_rows(markdown.profiles(main))
+    assert (row["mode"], row["speed-up"]) == ("**quick**", f"{0.047 / 0.043:.2f}x")
 
 
 def parity_verdict(shift: float) -> dict:

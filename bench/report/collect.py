@@ -187,14 +187,19 @@ def split_quick(selected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def add_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """Add ``label``: backend/device, then the machine when there are several, and "(quick)"."""
+    """Add ``label``: backend/device, the profile, the machine if several, and "(quick)".
+
+    The profile is left out of a default group that has no tuned twin.
+    """
     several_machines = runs["machine"].nunique() > 1
+    twin_keys = ["machine", "backend", "device", "quick"]
+    several_profiles = runs.groupby(twin_keys)["profile"].transform("nunique") > 1
     labels = [
         f"{row.backend}/{row.device}"
-        + (f" · {row.profile}" if row.profile != "default" else "")
+        + (f" · {row.profile}" if row.profile != "default" or both else "")
         + (f" @ {row.machine}" if several_machines else "")
         + (" (quick)" if row.quick else "")
-        for row in runs.itertuples()
+        for row, both in zip(runs.itertuples(), several_profiles, strict=True)
     ]
     return runs.assign(label=labels)
 

@@ -1,11 +1,13 @@
 """Assemble the report's Markdown text from the selected runs and the figures made for them."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from bench.report import profiles as profile_tables
 from bench.report import speed, tables
 from bench.report.collect import get
 
@@ -86,9 +88,10 @@ def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: i
         f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
         "medians across a group's runs (each in a fresh process, repeat i with seed i); *IQR* "
         "and *CV* are the spread of the steady epoch across them, and a CV above 10% is "
-        "flagged noisy. *compile s* is first epoch minus steady epoch; *GFLOP/s* is the "
-        "training FLOPs of an epoch over the steady epoch, with its % of the float32 matmul "
-        "peak measured at 2048² in the same run (README, Roofline).",
+        "flagged noisy, as is a run whose own epochs vary by more than 10%. *compile s* is "
+        "first epoch minus steady epoch; *GFLOP/s*, where runs measured it, is the training "
+        "FLOPs of an epoch over the steady epoch, with its % of the float32 matmul peak "
+        "measured at 2048² in the same run (README, Roofline).",
         main_table,
         *([f"**Noisy:** {' '.join(notes)}"] if notes else []),
         accuracy_spread(main),
@@ -109,44 +112,61 @@ def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: i
     return "\n\n".join(parts)
 
 
+def per_machine(main: pd.DataFrame, section: Callable[[pd.DataFrame], str | None]) -> list[str]:
+    """`section` of each machine's groups, under the machine's name; machines without left out."""
+    parts = []
+    for machine, groups in main.groupby("machine", sort=False):
+        text = section(groups)
+        if text:
+            parts.append(f"On `{machine}`:\n\n{text}")
+    return parts
+
+
 def profiles(main: pd.DataFrame) -> str:
-    """Default and tuned side by side, and each tuning search."""
-    table = speed.default_vs_tuned(main)
-    if table is None:
+    """Default and tuned side by side per machine, and each tuning search."""
+
+    def machine_part(groups: pd.DataFrame) -> str | None:
+        table = profile_tables.default_vs_tuned(groups)
+        if table is None:
+            return None
+        tuned = groups[groups["profile"] == "tuned"].itertuples()
+        searches = [found for row in tuned if (found := profile_tables.tuning_candidates(row))]
+        return "\n\n".join([table, *searches])
+
+    parts = per_machine(main, machine_part)
+    if not parts:
         return ""
-    parts = [
-        "## Default vs tuned",
+    intro = (
         "*default* runs the documented workflow with Keras' defaults; *tuned* keeps the model, "
         "data and hyper-parameters and runs them with the settings a short search found "
-        "fastest on this machine (README, Profiles). Speed-up = default / tuned steady epoch.",
-        table,
-    ]
-    for row in main[main["profile"] == "tuned"].itertuples():
-        candidates = speed.tuning_candidates(row)
-        if candidates:
-            parts.append(candidates)
-    return "\n\n".join(parts)
+        "fastest on this machine (README, Profiles). Speed-up = default / tuned steady epoch "
+        "(medians across each group's runs), flagged noisy when either median is. Below each "
+        "table, the search behind each tuned group, from its latest run; "
+        f"{profile_tables.CHOSEN} marks the settings chosen."
+    )
+    return "\n\n".join(["## Default vs tuned", intro, *parts])
 
 
 def prediction(main: pd.DataFrame) -> str:
-    """Latency and throughput of prediction."""
-    table = speed.prediction_table(main)
-    if table is None:
+    """Latency and throughput of prediction, per machine."""
+    parts = per_machine(main, speed.prediction_table)
+    if not parts:
         return ""
-    return (
-        "## Prediction\n\n"
+    intro = (
         "After warm-up, on the fastest single-sample path Keras offers on each backend (*path*, "
         "chosen per run by timing them): batch-1 latency percentiles over 300 calls, and "
-        "throughput at each batch size. Medians across the group's runs.\n\n" + table
+        "throughput at each batch size. Medians across the group's runs."
     )
+    return "\n\n".join(["## Prediction", intro, *parts])
 
 
 def declared_settings(main: pd.DataFrame) -> str:
-    """The settings that decide speed, as asked and as resolved."""
-    table = speed.settings_table(main)
-    if table is None:
+    """The settings that decide speed, as asked and as resolved, per machine."""
+    parts = per_machine(main, speed.settings_table)
+    if not parts:
         return ""
-    return "## Declared settings\n\nAs recorded by each group's latest run.\n\n" + table
+    intro = "As recorded by each group's latest run; environment variables left unset are omitted."
+    return "\n\n".join(["## Declared settings", intro, *parts])
 
 
 def accuracy_spread(runs: pd.DataFrame) -> str:

@@ -1,8 +1,7 @@
-"""Speed tables across repeats: summary, default vs tuned, prediction, declared settings."""
+"""Speed tables across repeats: the summary, prediction and declared settings."""
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bench.report.collect import get
@@ -10,6 +9,7 @@ from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import NOISY_CV, describe
 
 NOISY = "⚠ noisy"
+GROUP_COLUMNS = ("backend", "device", "profile", "mode")
 
 
 def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
@@ -18,164 +18,112 @@ def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
     return [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
-def median_of(group_runs: list[dict[str, Any]], dotted: str) -> float | None:
+def stats_of(group_runs: list[dict[str, Any]], dotted: str) -> dict[str, Any] | None:
+    """`describe` of the values at `dotted` across a group's runs; None if there are none."""
     found = values(group_runs, dotted)
-    return float(np.median(found)) if found else None
+    return describe(found) if found else None
 
 
-def cv_cell(stats: dict[str, Any] | None) -> str:
-    """The CV as a percentage, flagged when it is above the noisy threshold."""
-    if stats is None or stats["cv"] is None:
+def median_of(group_runs: list[dict[str, Any]], dotted: str) -> float | None:
+    """The median across a group's runs of the value at `dotted`; None if there is none."""
+    stats = stats_of(group_runs, dotted)
+    return None if stats is None else stats["median"]
+
+
+def spread_cell(stats: dict[str, Any] | None, key: str, spec: str) -> str:
+    """A spread statistic (IQR, CV) of `stats`; "n/a" with fewer than two runs."""
+    if stats is None or stats["count"] < 2 or stats[key] is None:
         return MISSING
-    return f"{stats['cv']:.1%}" + (f" {NOISY}" if stats["noisy"] else "")
+    return format(stats[key], spec)
 
 
-def accuracy_cell(accuracies: list[float]) -> str:
-    if not accuracies:
-        return MISSING
-    cell = f"{np.median(accuracies):.4f}"
-    if len(accuracies) > 1:
-        cell += f" ({min(accuracies):.4f} to {max(accuracies):.4f})"
+def cv_cell(stats: dict[str, Any] | None, noisy_runs: int = 0) -> str:
+    """The CV as a percentage, flagged when above the noisy threshold or a run is noisy."""
+    cell = spread_cell(stats, "cv", ".1%")
+    if cell != MISSING and stats["noisy"]:
+        cell += f" {NOISY}"
+    if noisy_runs:
+        cell += f"; ⚠ {noisy_runs} noisy run{'s' * (noisy_runs != 1)}"
     return cell
 
 
-def group_summary(row: Any) -> dict[str, Any]:
-    """Across-run statistics of one group (a row of the selected runs)."""
-    runs = row.group_runs
-    steady = values(runs, "timings.steady_epoch_seconds")
-    steady_stats = describe(steady) if steady else None
-    noisy_runs = [get(r, "run_id") for r in runs if get(r, "timings.steady_epoch_noisy")]
+def accuracy_cell(accuracies: list[float]) -> str:
+    """The median accuracy, with the min to max range when there are several runs."""
+    if not accuracies:
+        return MISSING
+    stats = describe(accuracies)
+    cell = f"{stats['median']:.4f}"
+    if stats["count"] > 1:
+        cell += f" ({stats['min']:.4f} to {stats['max']:.4f})"
+    return cell
+
+
+def group_columns(row: Any) -> dict[str, str]:
+    """The cells that name a group: backend, device, profile and mode."""
     return {
-        "runs": runs,
-        "accuracies": values(runs, "metrics.test_accuracy"),
-        "steady": steady_stats,
-        "noisy_runs": noisy_runs,
+        "backend": row.backend,
+        "device": row.device,
+        "profile": row.profile,
+        "mode": "**quick**" if row.quick else "full",
     }
+
+
+def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: list[str]) -> list[str]:
+    """Why a group's steady epoch is flagged noisy, across its runs and within them."""
+    notes = []
+    if steady is not None and steady["noisy"]:
+        notes.append(
+            f"{label}: steady epoch varies by {steady['cv']:.1%} (CV) across its "
+            f"{steady['count']} runs, above {NOISY_CV:.0%}."
+        )
+    if noisy_runs:
+        notes.append(
+            f"{label}: epochs within run(s) {', '.join(noisy_runs)} vary by more than "
+            f"{NOISY_CV:.0%} (CV)."
+        )
+    return notes
 
 
 def summary_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
     """One row per group with medians and spread across its runs; and the noisy notes."""
     rows, notes = [], []
     for row in selected.itertuples():
-        group = group_summary(row)
-        runs, steady = group["runs"], group["steady"]
-        if steady is not None and steady["noisy"]:
-            notes.append(
-                f"{row.label}: steady epoch varies by {steady['cv']:.1%} (CV) across its "
-                f"{steady['count']} runs, above {NOISY_CV:.0%}."
-            )
-        if group["noisy_runs"]:
-            notes.append(
-                f"{row.label}: epochs within run(s) {', '.join(group['noisy_runs'])} vary by "
-                f"more than {NOISY_CV:.0%} (CV)."
-            )
+        runs = row.group_runs
+        steady = stats_of(runs, "timings.steady_epoch_seconds")
+        noisy_runs = [get(r, "run_id") for r in runs if get(r, "timings.steady_epoch_noisy")]
+        notes += noisy_notes(row.label, steady, noisy_runs)
         achieved = median_of(runs, "roofline.achieved_gflops")
         percent = median_of(runs, "roofline.percent_of_square_peak")
         rows.append({
             "machine": row.machine,
-            "backend": row.backend,
-            "device": row.device,
-            "profile": row.profile,
-            "mode": "**quick**" if row.quick else "full",
+            **group_columns(row),
             "runs": str(len(runs)),
-            "test accuracy": accuracy_cell(group["accuracies"]),
+            "test accuracy": accuracy_cell(values(runs, "metrics.test_accuracy")),
             "steady epoch s": fmt(steady["median"] if steady else None, ".3f"),
-            "IQR s": fmt(steady["iqr"] if steady else None, ".3f"),
-            "CV": cv_cell(steady),
+            "IQR s": spread_cell(steady, "iqr", ".3f"),
+            "CV": cv_cell(steady, len(noisy_runs)),
             "first epoch s": fmt(median_of(runs, "timings.first_epoch_seconds"), ".3f"),
             "compile s": fmt(median_of(runs, "timings.compile_overhead_seconds"), ".3f"),
             "fit s": fmt(median_of(runs, "timings.fit_seconds"), ".2f"),
             "train samples/s": fmt(median_of(runs, "timings.train_samples_per_second"), ",.0f"),
             "predict s": fmt(median_of(runs, "timings.predict_seconds"), ".3f"),
             "peak RSS MiB": fmt(median_of(runs, "memory.peak_rss_mib"), ",.0f"),
-            "GFLOP/s (% of peak)": MISSING
+            "peak GPU MiB": median_of(runs, "memory.peak_gpu_mib"),
+            "GFLOP/s (% of peak)": None
             if achieved is None
             else f"{achieved:.1f} ({fmt(percent, '.0f')}%)",
         })  # fmt: skip
-    frame = pd.DataFrame(rows)
-    numeric = [
-        c for c in frame.columns if c not in ("machine", "backend", "device", "profile", "mode")
-    ]
-    return to_markdown(frame, numeric), notes
+    frame = drop_empty(pd.DataFrame(rows), ["peak GPU MiB", "GFLOP/s (% of peak)"])
+    if "peak GPU MiB" in frame:
+        frame["peak GPU MiB"] = frame["peak GPU MiB"].map(lambda mib: fmt(mib, ",.0f"))
+    numeric = [c for c in frame.columns if c not in ("machine", *GROUP_COLUMNS)]
+    return to_markdown(frame.fillna(MISSING), numeric), notes
 
 
-def chosen_settings(result: dict[str, Any]) -> str:
-    settings = get(result, "tuning.chosen") or {}
-    if not settings:
-        return MISSING
-    threads = settings.get("threads")
-    return (
-        f"jit_compile={settings.get('jit_compile')}, "
-        f"steps_per_execution={settings.get('steps_per_execution')}, "
-        f"threads={'default' if threads is None else threads}"
-    )
-
-
-def default_vs_tuned(selected: pd.DataFrame) -> str | None:
-    """Default and tuned side by side per machine and backend, with the chosen settings."""
-    full = selected[~selected["quick"]]
-    rows = []
-    for (machine, backend, device), group in full.groupby(
-        ["machine", "backend", "device"], sort=False
-    ):
-        by_profile = {row.profile: row for row in group.itertuples()}
-        if "tuned" not in by_profile:
-            continue
-        default = by_profile.get("default")
-        tuned = by_profile["tuned"]
-        default_steady = (
-            median_of(default.group_runs, "timings.steady_epoch_seconds") if default else None
-        )
-        tuned_steady = median_of(tuned.group_runs, "timings.steady_epoch_seconds")
-        speedup = default_steady / tuned_steady if default_steady and tuned_steady else None
-        rows.append({
-            "machine": machine,
-            "backend": backend,
-            "device": device,
-            "default steady epoch s": fmt(default_steady, ".3f"),
-            "tuned steady epoch s": fmt(tuned_steady, ".3f"),
-            "speed-up": MISSING if speedup is None else f"{speedup:.2f}x",
-            "default accuracy": accuracy_cell(values(default.group_runs, "metrics.test_accuracy"))
-            if default
-            else MISSING,
-            "tuned accuracy": accuracy_cell(values(tuned.group_runs, "metrics.test_accuracy")),
-            "tuned settings": chosen_settings(tuned.result),
-        })  # fmt: skip
-    if not rows:
-        return None
-    frame = pd.DataFrame(rows)
-    return to_markdown(frame, ["default steady epoch s", "tuned steady epoch s", "speed-up"])
-
-
-def tuning_candidates(row: Any) -> str | None:
-    """The search that chose a tuned group's settings: each candidate, the chosen one marked."""
-    tuning = get(row.result, "tuning")
-    if not isinstance(tuning, dict) or not tuning.get("candidates"):
-        return None
-    chosen = tuning.get("chosen")
-    rows = []
-    for candidate in tuning["candidates"]:
-        settings = candidate.get("settings", {})
-        threads = settings.get("threads")
-        rows.append({
-            "jit_compile": str(settings.get("jit_compile")),
-            "steps_per_execution": str(settings.get("steps_per_execution")),
-            "threads": "default" if threads is None else str(threads),
-            "steady epoch s": fmt(candidate.get("steady_epoch_seconds"), ".3f")
-            if candidate.get("steady_epoch_seconds") is not None
-            else f"failed: {candidate.get('error', 'no time')}",
-            "first epoch s": fmt(candidate.get("first_epoch_seconds"), ".2f"),
-            "chosen": "**✓**" if settings == chosen else "",
-        })  # fmt: skip
-    frame = pd.DataFrame(rows)
-    searched = tuning.get("searched_utc", "")
-    header = (
-        f"{row.label}: {len(rows)} candidates, {tuning.get('epochs')} epochs on "
-        f"{fmt(tuning.get('train_samples'), ',')} images each, metric: {tuning.get('metric')}"
-        + (f"; searched {searched[:19]} UTC" if searched else "")
-        + "."
-    )
-    return header + "\n\n" + to_markdown(frame, ["steady epoch s", "first epoch s"])
+def drop_empty(frame: pd.DataFrame, optional: list[str]) -> pd.DataFrame:
+    """`frame` without those `optional` columns that no row has a value in."""
+    empty = [column for column in optional if column in frame and frame[column].isna().all()]
+    return frame.drop(columns=empty)
 
 
 def prediction_table(selected: pd.DataFrame) -> str | None:
@@ -187,27 +135,23 @@ def prediction_table(selected: pd.DataFrame) -> str | None:
         if not paths:
             continue
         entry = {
-            "run group": row.label,
+            **group_columns(row),
             "path": ", ".join(sorted(paths)),
             "p50 ms": fmt(median_of(runs, "timings.predict_latency_p50_ms"), ".3f"),
             "p95 ms": fmt(median_of(runs, "timings.predict_latency_p95_ms"), ".3f"),
             "p99 ms": fmt(median_of(runs, "timings.predict_latency_p99_ms"), ".3f"),
         }
-        sizes = sorted(
-            {
-                int(k)
-                for r in runs
-                for k in (get(r, "timings.predict_throughput_samples_per_second") or {})
-            }
-        )
-        for size in sizes:
-            rate = median_of(runs, f"timings.predict_throughput_samples_per_second.{size}")
+        throughput = "timings.predict_throughput_samples_per_second"
+        sizes = {int(size) for r in runs for size in (get(r, throughput) or {})}
+        for size in sorted(sizes):
+            rate = median_of(runs, f"{throughput}.{size}")
             entry[f"samples/s @{size:,}"] = fmt(rate, ",.0f")
         rows.append(entry)
     if not rows:
         return None
     frame = pd.DataFrame(rows).fillna(MISSING)
-    return to_markdown(frame, [c for c in frame.columns if c not in ("run group", "path")])
+    names = ["path", *GROUP_COLUMNS]
+    return to_markdown(frame, [c for c in frame.columns if c not in names])
 
 
 def settings_table(selected: pd.DataFrame) -> str | None:
@@ -217,17 +161,17 @@ def settings_table(selected: pd.DataFrame) -> str | None:
         settings = get(row.result, "settings")
         if not isinstance(settings, dict):
             continue
+        threads = settings.get("threads_requested")
         framework = settings.get("framework") or {}
         environment = {
             k: v for k, v in (settings.get("environment") or {}).items() if v is not None
         }
         rows.append({
-            "run group": row.label,
+            **group_columns(row),
             "jit_compile asked → resolved": f"{settings.get('jit_compile_requested')} → "
             f"{settings.get('jit_compile_resolved')}",
             "steps_per_execution": str(settings.get("steps_per_execution")),
-            "threads asked": "default" if settings.get("threads_requested") is None
-            else str(settings.get("threads_requested")),
+            "threads asked": "default" if threads is None else str(threads),
             "framework reports": ", ".join(f"{k}={v}" for k, v in framework.items()) or MISSING,
             "dtype policy": str(settings.get("dtype_policy")),
             "environment": ", ".join(f"{k}={v!r}" for k, v in environment.items()) or "none set",
