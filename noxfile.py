@@ -1,26 +1,39 @@
 """digitrec's sessions: `nox -l` lists them, `nox -s bench` is the main job."""
 
 import hashlib
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import nox
 
+# nox does not put the noxfile's folder on sys.path; install_spec is plain standard library.
+sys.path.insert(0, str(Path(__file__).parent))
+from bench.install_spec import extra_for, pip_setup
+
 BACKENDS = ["tensorflow", "jax", "torch"]
+DEVICES = ["cpu", "gpu"]
 PYTHON = "3.11"
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
 
 
-def install_project(session: nox.Session, *extras: str) -> None:
+def install_project(session: nox.Session, *extras: str, device: str = "cpu") -> None:
     """Install the project with `extras`, skipped when nothing it depends on changed."""
+    backend = next((extra for extra in extras if extra in BACKENDS), None)
+    options, env = pip_setup(backend, device, os.environ) if backend else ([], {})
+    extras = tuple(extra_for(e, device) if e in BACKENDS else e for e in extras)
     spec = f".[{','.join(extras)}]" if extras else "."
     stamp = Path(session.virtualenv.location) / ".digitrec-installed"
-    wanted = hashlib.sha256(Path("pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    wanted = hashlib.sha256(
+        Path("pyproject.toml").read_bytes() + repr((spec, options, env)).encode()
+    ).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         session.log(f"{spec} already installed and pyproject.toml unchanged: not reinstalling")
         return
-    session.install("-e", spec)
+    session.install(*options, "-e", spec, env=env)
     stamp.write_text(wanted)
 
 
@@ -29,14 +42,22 @@ def backend_env(backend: str) -> dict[str, str]:
     return {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+def skip_without_gpu(session: nox.Session, device: str) -> None:
+    """Skip a GPU session, before installing anything, on a machine without an NVIDIA GPU."""
+    if device == "gpu" and shutil.which("nvidia-smi") is None:
+        session.skip("no NVIDIA GPU here (nvidia-smi not found); run it on a GPU machine")
+
+
 @nox.session(python=PYTHON)
+@nox.parametrize("device", DEVICES)
 @nox.parametrize("backend", BACKENDS)
-def bench(session: nox.Session, backend: str) -> None:
-    """Benchmark one backend on CPU (repeats; default and tuned), then rebuild the report."""
-    install_project(session, backend)
+def bench(session: nox.Session, backend: str, device: str) -> None:
+    """Benchmark one backend on one device (repeats; default and tuned), then the report."""
+    skip_without_gpu(session, device)
+    install_project(session, backend, device=device)
     session.run(
-        "python", "-m", "bench.suite", "--backend", backend, *session.posargs,
-        env=backend_env(backend),
+        "python", "-m", "bench.suite", "--backend", backend, "--device", device,
+        *session.posargs, env=backend_env(backend),
     )  # fmt: skip
     session.run("python", "-m", "bench.report")
 

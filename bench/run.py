@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, help="limit the framework's intra-op threads (default: its own)"
     )
     parser.add_argument(
+        "--tf32",
+        action="store_true",
+        help="allow TF32 for float32 matmuls on GPU, on every backend (default: off everywhere)",
+    )
+    parser.add_argument(
         "--profile",
         default="default",
         choices=PROFILES,
@@ -101,6 +106,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         jit_compile=jit,
         steps_per_execution=args.steps_per_execution,
         threads=args.threads,
+        tf32=args.tf32,
         profile=args.profile,
         data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
         verify_checksums=args.verify_checksums,
@@ -113,7 +119,7 @@ def prepare_environment(config: RunConfig) -> None:
 
     if "keras" in sys.modules:
         raise RuntimeError("keras was imported before the backend was chosen; run bench.run fresh")
-    os.environ.update(environment_for(config.backend, config.device, config.threads))
+    os.environ.update(environment_for(config.backend, config.device, config.threads, config.tf32))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

@@ -62,6 +62,8 @@ def run_benchmark(
     check_backend(config, support)
     if config.threads is not None:
         support.limit_threads(config.threads)
+    support.configure_tf32(config.tf32)
+    device_report = support.device_report()
     created = datetime.now(UTC)
 
     data_started = time.perf_counter()
@@ -152,7 +154,12 @@ def run_benchmark(
         "run_id": f"{created:%Y%m%dT%H%M%SZ}-{config.backend}-{used}-{uuid.uuid4().hex[:8]}",
         "created_utc": created.isoformat(),
         "backend": config.backend,
-        "device": {"requested": config.device, "used": used, "description": device_name},
+        "device": {
+            "requested": config.device,
+            "used": used,
+            "description": device_name,
+            "framework": device_report,
+        },
         "config": config.to_dict(),
         "data": {
             "source": mnist.source,
@@ -205,6 +212,7 @@ def speed_settings(config: RunConfig, model: keras.Model, support) -> dict[str, 
         "jit_compile_resolved": bool(model.jit_compile),
         "steps_per_execution": model.steps_per_execution,
         "threads_requested": config.threads,
+        "tf32_requested": config.tf32,
         "dtype_policy": keras.config.dtype_policy().name,
         "framework": support.speed_settings(),
         "environment": {name: os.environ.get(name) for name in backends.SPEED_ENV_VARS},

@@ -24,6 +24,7 @@ class RunConfig:
     jit_compile: bool | str = "auto"
     steps_per_execution: int = 1
     threads: int | None = None
+    tf32: bool = False
     profile: str = "default"
     data_dir: str | None = None
     verify_checksums: bool = True

@@ -112,3 +112,36 @@ def test_synchronize_puts_queued_asynchronous_work_inside_the_clock():
     # ~12 GFLOP of matmuls: only a real wait makes the timed region several times longer.
     assert with_sync > 3 * without_sync
     assert kernel.value.is_ready()
+
+
+def test_tf32_is_off_on_gpu_unless_asked_for():
+    assert backends.environment_for("torch", "gpu")["NVIDIA_TF32_OVERRIDE"] == "0"
+    assert "NVIDIA_TF32_OVERRIDE" not in backends.environment_for("torch", "gpu", tf32=True)
+    assert "NVIDIA_TF32_OVERRIDE" not in backends.environment_for("jax", "cpu")
+
+
+TF32_FLAGS = {
+    "tensorflow": lambda s: s["tf32_execution"],
+    "jax": lambda s: s["default_matmul_precision"] == "tensorfloat32",
+    "torch": lambda s: s["tf32_matmul"] and s["float32_matmul_precision"] == "high",
+}
+
+
+def test_configure_tf32_is_what_the_framework_then_reports():
+    support = backends.load(ACTIVE)
+    try:
+        support.configure_tf32(True)
+        assert TF32_FLAGS[ACTIVE](support.speed_settings()) is True
+        support.configure_tf32(False)
+        assert TF32_FLAGS[ACTIVE](support.speed_settings()) is False
+    finally:
+        support.configure_tf32(False)
+
+
+def test_device_report_is_plain_data_and_sees_no_gpu_here():
+    import json
+
+    report = backends.load(ACTIVE).device_report()
+    json.dumps(report)
+    gpus = report.get("visible_gpus", report.get("gpus"))
+    assert gpus == []

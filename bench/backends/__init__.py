@@ -10,6 +10,8 @@ provides:
 - `limit_threads(n)`: cap the intra-op thread pool (with `environment_for(..., threads=n)`)
 - `speed_settings()`: thread pools, TF32 and the like, as the framework reports them
 - `peak_gpu_memory_bytes()`: None without a GPU
+- `configure_tf32(enabled)`: allow or forbid TF32 for float32 math on GPU
+- `device_report()`: what the framework sees (GPUs, CUDA and cuDNN versions)
 
 Import them through `load(backend)` only after `KERAS_BACKEND` is set (`environment_for`).
 """
@@ -34,15 +36,20 @@ SPEED_ENV_VARS = (
 JAX_SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def environment_for(backend: str, device: str, threads: int | None = None) -> dict[str, str]:
+def environment_for(
+    backend: str, device: str, threads: int | None = None, tf32: bool = False
+) -> dict[str, str]:
     """Environment variables to set before keras is imported, for `backend` on `device`.
 
     `threads` limits the framework's intra-op thread pool (None keeps its default); JAX on
-    CPU can only be limited to one thread.
+    CPU can only be limited to one thread. TF32 stays off on GPU unless `tf32`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     env = {"KERAS_BACKEND": backend}
+    if device == "gpu" and not tf32:
+        # Off for every library that uses cuBLAS/cuDNN, whatever each framework defaults to.
+        env["NVIDIA_TF32_OVERRIDE"] = "0"
     if device == "cpu":
         # Hide GPUs so that a CPU run really runs on the CPU, whatever the machine has.
         env["CUDA_VISIBLE_DEVICES"] = ""

@@ -48,3 +48,19 @@ def limit_threads(threads: int) -> None:
     """JAX's CPU threads are fixed by XLA_FLAGS before import (see environment_for)."""
     if threads != 1:
         raise ValueError(f"JAX can be limited to 1 thread or left at its default, not {threads}")
+
+
+def configure_tf32(enabled: bool) -> None:
+    """Full float32 matmul precision unless TF32 is allowed (JAX's GPU default uses TF32)."""
+    jax.config.update("jax_default_matmul_precision", "tensorfloat32" if enabled else "highest")
+
+
+def device_report() -> dict:
+    """JAX's devices and, on GPU, what each reports about itself."""
+    devices = jax.devices()
+    return {
+        "platform": jax.default_backend(),
+        "devices": [str(d) for d in devices],
+        "device_kinds": sorted({d.device_kind for d in devices}),
+        "visible_gpus": visible_gpus(),
+    }

@@ -48,3 +48,19 @@ def peak_gpu_memory_bytes() -> int | None:
 def limit_threads(threads: int) -> None:
     """Limit TF's intra-op pool; must run before TF executes its first op."""
     tf.config.threading.set_intra_op_parallelism_threads(threads)
+
+
+def configure_tf32(enabled: bool) -> None:
+    """Allow or forbid TF32 in float32 matmuls and convolutions on GPU."""
+    tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
+def device_report() -> dict:
+    """The GPUs TensorFlow sees and the CUDA/cuDNN versions it was built with."""
+    build = tf.sysconfig.get_build_info()
+    return {
+        "visible_gpus": visible_gpus(),
+        "built_with_cuda": tf.test.is_built_with_cuda(),
+        "cuda_version": build.get("cuda_version"),
+        "cudnn_version": build.get("cudnn_version"),
+    }

@@ -50,3 +50,29 @@ def peak_gpu_memory_bytes() -> int | None:
 def limit_threads(threads: int) -> None:
     """Limit torch's intra-op pool (OMP_NUM_THREADS, set before import, covers OpenMP too)."""
     torch.set_num_threads(threads)
+
+
+def configure_tf32(enabled: bool) -> None:
+    """Allow or forbid TF32 in CUDA matmuls and cuDNN convolutions."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+    torch.set_float32_matmul_precision("high" if enabled else "highest")
+
+
+def device_report() -> dict:
+    """CUDA availability, the torch build's CUDA and cuDNN versions, and each GPU."""
+    cuda = torch.cuda.is_available()
+    return {
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version() if cuda else None,
+        "gpus": [
+            {
+                "name": torch.cuda.get_device_name(i),
+                "memory_mib": torch.cuda.get_device_properties(i).total_memory // 2**20,
+            }
+            for i in range(torch.cuda.device_count())
+        ]
+        if cuda
+        else [],
+    }
