@@ -4,7 +4,8 @@ A result is a plain dict. Its top-level keys (schema version 1):
 
 - ``schema_version`` (int), ``run_id`` (str, unique), ``created_utc`` (ISO 8601 str)
 - ``backend`` ("tensorflow" | "jax" | "torch")
-- ``device``: ``requested`` ("cpu" | "gpu"), ``used`` ("cpu" | "gpu"), ``description`` (str)
+- ``device``: ``requested`` ("cpu" | "gpu"), ``used`` ("cpu" | "gpu"), ``description`` (str),
+  ``framework`` (what the framework sees: GPUs, CUDA and cuDNN versions)
 - ``config``: the run's configuration, verbatim (see ``digitrec_core.config.RunConfig``)
 - ``data``: ``source`` (str), ``train_samples``, ``test_samples`` (int), ``checksums_verified``
 - ``model``: ``parameters`` (int), ``summary`` (list of layer descriptions),
