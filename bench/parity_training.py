@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from digitrec_core import train
-from digitrec_core.batch_order import EpochBatches
+from digitrec_core.batch_order import epoch_permutation
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.model import build_model
 from digitrec_core.preprocess import Prepared
@@ -29,12 +29,22 @@ def train_in_order(
     epochs: int,
     after_epoch: Callable[[int, keras.Model], None] | None = None,
 ) -> None:
-    """Train epoch by epoch on the numpy batch order of `seed`, with shuffling off."""
+    """Train epoch by epoch on the numpy batch order of `seed`, with shuffling off.
+
+    Each epoch's arrays are permuted here and fed with `shuffle=False`, so every backend's
+    plain array adapter makes the same batches in the same order. (A PyDataset is not used:
+    TensorFlow's adapter peeks at batches before training, which makes its batches differ.)
+    """
     for epoch in range(epochs):
-        batches = EpochBatches(
-            data.x_train, data.y_train, batch_size=BATCH_SIZE, seed=seed, epoch=epoch
+        order = epoch_permutation(seed, epoch, len(data.x_train))
+        model.fit(
+            data.x_train[order],
+            data.y_train[order],
+            batch_size=BATCH_SIZE,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
         )
-        model.fit(batches, epochs=1, shuffle=False, verbose=0)
         if after_epoch is not None:
             after_epoch(epoch, model)
 

@@ -1,7 +1,8 @@
-import keras
 import numpy as np
 
-from digitrec_core.batch_order import EpochBatches, epoch_permutation
+from bench.parity_training import BATCH_SIZE, train_in_order
+from digitrec_core.batch_order import epoch_permutation
+from digitrec_core.preprocess import Prepared
 
 
 def test_permutation_depends_on_seed_and_epoch_only():
@@ -12,28 +13,28 @@ def test_permutation_depends_on_seed_and_epoch_only():
     assert not np.array_equal(first, epoch_permutation(1, 0, 100))
 
 
-class RecordingBatches(EpochBatches):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.seen: list[np.ndarray] = []
+class RecordingModel:
+    """Stands in for a Keras model: records what fit is given."""
 
-    def __getitem__(self, index):
-        x, y = super().__getitem__(index)
-        self.seen.append(x[:, 0].astype(int))  # column 0 holds the sample's index
-        return x, y
+    def __init__(self):
+        self.calls = []
+
+    def fit(self, x, y, **kwargs):
+        self.calls.append((x[:, 0].astype(int), y.argmax(axis=1), kwargs))
 
 
-def test_fit_trains_on_the_numpy_order_batch_by_batch_epoch_by_epoch():
-    n, batch_size = 50, 16
+def test_each_epoch_is_fed_in_the_numpy_order_without_shuffling():
+    n = 50
     x = np.zeros((n, 784), np.float32)
-    x[:, 0] = np.arange(n)
-    y = keras.utils.to_categorical(np.arange(n) % 10, 10)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="sgd", loss="categorical_crossentropy")
-    for epoch in range(2):
-        batches = RecordingBatches(x, y, batch_size=batch_size, seed=7, epoch=epoch)
-        model.fit(batches, epochs=1, shuffle=False, verbose=0)
-        # Keras may peek at a batch before training; what it trains on comes last.
-        seen = np.concatenate(batches.seen)[-n:]
-        np.testing.assert_array_equal(seen, epoch_permutation(7, epoch, n))
-        assert [len(b) for b in batches.seen[-4:]] == [16, 16, 16, 2]
+    x[:, 0] = np.arange(n)  # column 0 holds the sample's index
+    y = np.eye(10, dtype=np.float32)[np.arange(n) % 10]
+    data = Prepared(x_train=x, y_train=y, x_test=x, y_test=y, test_labels=np.arange(n) % 10)
+    model = RecordingModel()
+    train_in_order(model, data, seed=7, epochs=2)
+    for epoch, (seen, labels, kwargs) in enumerate(model.calls):
+        order = epoch_permutation(7, epoch, n)
+        np.testing.assert_array_equal(seen, order)
+        np.testing.assert_array_equal(labels, order % 10)  # x and y stay paired
+        assert kwargs["shuffle"] is False and kwargs["epochs"] == 1
+        assert kwargs["batch_size"] == BATCH_SIZE
+    assert len(model.calls) == 2
