@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: cannot import keras with backend {config.backend!r} ({exc}); install it "
             f"with pip install -e '.[{config.backend}]', or run "
-            f"nox -s \"bench(backend='{config.backend}')\"",
+            f"nox -s \"bench(backend='{config.backend}', device='{config.device}')\"",
             file=sys.stderr,
         )
         return 2
