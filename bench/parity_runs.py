@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             model.save(model_path)
             print(f"saved the seed-0 model to {model_path}")
 
-    lockstep_model, lockstep_hash = parity_training.initialised_model(0, dropout_rate=0.0)
+    lockstep_model, lockstep_hash = parity_training.initialised_model(
+        0, dropout_rate=0.0, same_loss_path=True
+    )
     lockstep = parity_training.lockstep_outputs(
         lockstep_model, data, seed=0, epochs=args.lockstep_epochs
     )
