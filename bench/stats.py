@@ -1,6 +1,5 @@
 """Summary statistics of timing samples: median, spread, and a noisy flag."""
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,8 +50,3 @@ def latency_percentiles(seconds: Sequence[float]) -> dict[str, float]:
         "p99_ms": float(p99),
         "calls": int(values.size),
     }
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """`value` if it is a finite number, else None (JSON has no NaN)."""
-    return value if value is not None and math.isfinite(value) else None

@@ -30,17 +30,18 @@ def run_cli(*args: str, env_overrides: dict[str, str] | None = None):
     )
 
 
+def on_tiny_data(data_dir) -> list[str]:
+    """bench.run options for the active backend on the synthetic (not official) data set."""
+    return ["--backend", ACTIVE, "--data-dir", str(data_dir), "--no-verify-checksums"]
+
+
 @pytest.mark.slow
 def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tmp_path):
     results = tmp_path / "results"
     other = next(b for b in BACKENDS if b != ACTIVE)
     # A stray KERAS_BACKEND must not win over --backend.
     done = run_cli(
-        "--backend",
-        ACTIVE,
-        "--data-dir",
-        str(tiny_mnist_dir),
-        "--no-verify-checksums",
+        *on_tiny_data(tiny_mnist_dir),
         "--epochs",
         "3",
         "--batch-size",
@@ -119,11 +120,7 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
     record_path.write_text(json.dumps(record))
     out = tmp_path / "tuned.json"
     done = run_cli(
-        "--backend",
-        ACTIVE,
-        "--data-dir",
-        str(tiny_mnist_dir),
-        "--no-verify-checksums",
+        *on_tiny_data(tiny_mnist_dir),
         "--epochs",
         "2",
         "--profile",
