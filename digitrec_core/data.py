@@ -1,5 +1,6 @@
 """Load MNIST as uint8 arrays: from a data directory (IDX files or mnist.npz) or via Keras."""
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,14 @@ class Mnist:
     y_test: np.ndarray
     source: str
     checksums_verified: bool
+
+    def content_sha256(self) -> str:
+        """One hash of the four arrays' values and shapes, wherever they were read from."""
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_test, self.y_test):
+            digest.update(repr(array.shape).encode())
+            digest.update(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+        return digest.hexdigest()
 
 
 def load_mnist(data_dir: str | Path | None = None, *, verify_checksums: bool = True) -> Mnist:

@@ -1,6 +1,8 @@
 """The result file: one self-describing JSON per benchmark run, the contract with the report.
 
-A result is a plain dict. Its top-level keys (schema version 1):
+A result is a plain dict. Its top-level keys (schema version 2; version 1 had per-run "% of
+peak" figures, a threads number instead of ``settings.threads``, no ``invocation`` and no
+machine fingerprint):
 
 - ``schema_version`` (int), ``run_id`` (str, unique), ``created_utc`` (ISO 8601 str)
 - ``backend`` ("tensorflow" | "jax" | "torch")
@@ -12,15 +14,31 @@ A result is a plain dict. Its top-level keys (schema version 1):
   ``initial_weights_sha256`` (hash of the numpy initial weights as loaded: equal across backends)
 - ``versions``: ``python``, ``keras``, ``numpy``, ``framework`` (name of the backend package),
   ``framework_version``
-- ``machine``: ``id`` (stable slug), ``hostname``, ``platform``, ``cpu_model``,
-  ``cpu_cores_logical``, ``cpu_cores_physical``, ``memory_gib``, ``gpus`` (list of dicts)
+- ``machine``: ``id`` (readable slug ending in the hash of ``fingerprint``), ``hostname``,
+  ``platform``, ``cpu_model``, ``cpu_cores_logical``, ``cpu_cores_physical``, ``memory_gib``,
+  ``gpus`` (list of dicts), ``fingerprint`` (CPU vendor, family, model number, stepping, name,
+  architecture, ISA flags, cores, memory to 4 GiB, GPUs)
 - ``git``: ``commit`` (str | None), ``dirty`` (bool | None; changes under results/ not counted)
-- ``command``: the command line of the run (list of str)
+- ``command``: the command line of the run (list of str, ``python -m bench.run ...``)
+- ``invocation``: ``id`` of the nox command (or bench.suite) the run belongs to, None alone;
+  the report takes one GEMM peak and one host speed per invocation
+- ``repeat``: ``group``, ``index``, ``count``, ``interleaved`` (run i of each profile ran
+  side by side, so the report pairs them)
+- ``settings``: ``profile``, ``jit_compile_requested``, ``jit_compile_resolved``,
+  ``steps_per_execution``, ``threads`` (``requested``, ``cpu_affinity``, ``busy_cores_gemm``,
+  ``busy_cores_fit``, ``in_effect``: whether the measured busy cores confirm the limit),
+  ``tf32_requested``, ``dtype_policy``, ``framework``, ``environment``
+- ``memory``: ``peak_rss_mib``, ``peak_gpu_mib``
+- ``roofline``: ``flops_formula``, ``flops_per_sample``, ``flops_per_epoch``,
+  ``achieved_gflops``, ``framework_gemm`` (the framework's own GEMM rates, see
+  ``bench.gemm_probe.gemm_rates``)
+- ``tuning``: the search that chose a tuned run's settings (None for default runs)
 - ``timings`` (seconds unless the name says otherwise): ``fit_seconds``, ``epoch_seconds`` (list),
   ``first_epoch_seconds``, ``steady_epoch_seconds`` (median of epochs after the first, None with
   one epoch), ``train_samples_per_second``, ``evaluate_seconds``,
   ``predict_first_call_seconds`` (tracing included), ``predict_seconds`` (a second, warm call),
-  ``predict_samples_per_second``
+  ``predict_samples_per_second``, ``steady_epoch_*`` spread (``resolution``: half-width of
+  the 95% interval of the steady epochs, as a fraction)
 - ``metrics``: ``test_loss``, ``test_accuracy``, ``history`` (``loss`` and ``accuracy`` lists,
   one entry per epoch), ``confusion_matrix`` (10x10 list, rows true, columns predicted),
   ``per_class`` (list of ``{"class", "precision", "recall", "f1", "support"}``),
@@ -34,13 +52,13 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 REQUIRED_KEYS = (
     "schema_version",
     "run_id",
@@ -73,22 +91,32 @@ def decode_images(packed: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(packed["shape"])
 
 
-def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` to `path` through a temporary file and os.replace, so it is never partial."""
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Let `write` fill a temporary file beside `path`, then move it there: never partial.
+
+    The temporary file keeps `path`'s suffix (Keras insists on ".keras"), and is removed if
+    `write` fails or the process is interrupted before the move.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp_name, path)
+        write(tmp)
+        with tmp.open("rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` through a temporary file and os.replace, so it is never partial."""
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_result(result: dict[str, Any], path: str | os.PathLike) -> Path:

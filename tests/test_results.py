@@ -49,8 +49,9 @@ def test_failed_write_leaves_nothing(tmp_path):
     [
         ("{not json", "not a readable JSON file"),
         ("[1, 2]", "expected a JSON object"),
-        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 1"),
-        (json.dumps({"schema_version": 1, "run_id": "x"}), "missing keys"),
+        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 2"),
+        (json.dumps({"schema_version": 1}), "schema_version 1, this digitrec reads 2"),
+        (json.dumps({"schema_version": 2, "run_id": "x"}), "missing keys"),
     ],
 )
 def test_bad_files_are_named_with_the_reason(tmp_path, content, message):

@@ -1,6 +1,7 @@
 """Training for the parity checks: same initial weights, same batch order on every backend."""
 
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -28,15 +29,24 @@ def crossentropy_on_probabilities(y_true, y_pred):
 
 
 def initialised_model(
-    seed: int, *, dropout_rate: float = 0.25, same_loss_path: bool = False
+    seed: int,
+    *,
+    dropout_rate: float = 0.25,
+    same_loss_path: bool = False,
+    optimizer: Any = "adam",
 ) -> tuple[keras.Model, str]:
     """The documented model with the numpy initial weights of `seed`, and their hash as loaded.
 
-    `same_loss_path` (lockstep only) computes the loss as `crossentropy_on_probabilities`.
+    Every random stream is seeded with `seed` *before* the model is built: Dropout takes its
+    seed generator's state from the global RNG when it is constructed, so building first would
+    draw dropout masks from whatever state the process was in. `same_loss_path` (lockstep)
+    computes the loss as `crossentropy_on_probabilities`; `optimizer` replaces adam (tests).
     """
+    keras.utils.set_random_seed(seed)
     model = build_model(dropout_rate=dropout_rate)
-    if same_loss_path:
-        model.compile(optimizer="adam", loss=crossentropy_on_probabilities, metrics=["accuracy"])
+    if same_loss_path or optimizer != "adam":
+        loss = crossentropy_on_probabilities if same_loss_path else "categorical_crossentropy"
+        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     model.set_weights(glorot_uniform_weights(seed))
     return model, weights_sha256(model.get_weights())
 

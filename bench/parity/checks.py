@@ -1,18 +1,32 @@
-"""Verdicts of the parity checks, from numbers alone (numpy and scipy; no backend)."""
+"""The three parity checks as verdicts from numbers alone (numpy; no backend).
+
+- statistical: paired two one-sided tests (TOST) on the test accuracy per seed;
+- lockstep: max |difference| of probabilities and weights after one same-start, same-order epoch;
+- predict everywhere: one saved model's predictions under every backend.
+"""
 
 import itertools
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-# Seed-to-seed sd of test accuracy is about 0.1 percentage point here (README, "Parity"); with
-# 3 seeds per backend a difference of means has a standard error near 0.1 point, so 0.4 point
-# is about four standard errors: a real gap of that size fails, seed noise does not.
+from bench.stats import (
+    FAIL,
+    INCONCLUSIVE,
+    MIN_SEEDS,
+    PASS,
+    mean_ci,
+    paired_tost,
+    tost_power,
+)
+
+# Two backends are "the same" when their mean test accuracy over paired seeds provably differs
+# by less than this (0.4 percentage point): far above the paired seed-to-seed noise, far below
+# what a real bug does (a broken optimizer or preprocessing moves accuracy by points).
 ACCURACY_TOLERANCE = 0.004
-# The backends agree to about 1.5e-6 after one lockstep epoch; float32 noise stays far below.
+# The backends agree to about 2e-6 after one lockstep epoch; float32 noise stays far below.
 LOCKSTEP_TOLERANCE = 1e-5
 PREDICT_TOLERANCE = 1e-5
 
@@ -27,90 +41,100 @@ def _checked_tolerance(tolerance: float) -> float:
     return float(tolerance)
 
 
-def _checked_samples(samples: Sequence[float], name: str = "samples") -> np.ndarray:
-    values = np.asarray(samples, dtype=float)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-d sequence, got shape {values.shape}")
-    return values
-
-
 def _checked_backends(by_backend: Mapping[str, Any], name: str) -> None:
     if len(by_backend) < 2:
         raise ValueError(f"{name} needs at least two backends to compare, got {list(by_backend)}")
 
 
-def accuracy_summary(samples: Sequence[float]) -> dict[str, Any]:
-    """n, mean, sample sd and the Student-t 95% CI of the mean (None for fewer than 2)."""
-    values = _checked_samples(samples)
-    n, mean = int(values.size), float(values.mean())
-    if n < 2:
-        return {"n": n, "mean": mean, "sd": None, "ci95": None}
-    sd = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n))
-    return {"n": n, "mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
+def overall_outcome(outcomes: list[str]) -> str:
+    """FAIL if any check fails, else INCONCLUSIVE if any cannot tell, else PASS."""
+    if FAIL in outcomes:
+        return FAIL
+    return INCONCLUSIVE if INCONCLUSIVE in outcomes else PASS
 
 
-def welch_ci95(a: np.ndarray, b: np.ndarray) -> list[float] | None:
-    """95% CI of mean(a) - mean(b), Welch's t (None without two samples on each side)."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    difference = a.mean() - b.mean()
-    if va + vb == 0:
-        return [float(difference), float(difference)]
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
-    return [float(difference - half), float(difference + half)]
-
-
-def pairwise_differences(
-    samples_by_backend: Mapping[str, Sequence[float]], tolerance: float
-) -> list[dict[str, Any]]:
-    """Every pair's difference of mean accuracy, its 95% CI, and |difference| < tolerance.
-
-    Pairs come in the order of `samples_by_backend`; the difference is first minus second.
-    """
-    tolerance = _checked_tolerance(tolerance)
-    pairs = []
-    for a, b in itertools.combinations(samples_by_backend, 2):
-        xa = _checked_samples(samples_by_backend[a], f"samples_by_backend[{a!r}]")
-        xb = _checked_samples(samples_by_backend[b], f"samples_by_backend[{b!r}]")
-        difference = float(xa.mean() - xb.mean())
-        pairs.append({
-            "pair": f"{a} vs {b}",
-            "difference": difference,
-            "ci95": welch_ci95(xa, xb),
-            "passed": abs(difference) < tolerance,
-        })  # fmt: skip
-    return pairs
+def common_seeds(accuracy_by_backend: Mapping[str, Mapping[int, float]]) -> list[int]:
+    """The seeds every backend ran; refuses backends that ran different seeds."""
+    seed_sets = {backend: sorted(by_seed) for backend, by_seed in accuracy_by_backend.items()}
+    if len({tuple(seeds) for seeds in seed_sets.values()}) != 1:
+        raise ValueError(
+            f"the backends ran different seeds {seed_sets}; pairing needs the same seeds on "
+            "every backend (rerun them together)"
+        )
+    return next(iter(seed_sets.values()))
 
 
 def statistical_verdict(
-    samples_by_backend: Mapping[str, Sequence[float]], tolerance: float
+    accuracy_by_backend: Mapping[str, Mapping[int, float]], tolerance: float
 ) -> dict[str, Any]:
-    """PASS when every pair of backends differs in mean test accuracy by less than `tolerance`."""
+    """Paired TOST of every pair of backends' test accuracies, seed by seed.
+
+    `accuracy_by_backend` maps backend -> {seed: test accuracy}; seed s of every backend starts
+    from the same initial weights (and, in parity runs, batch order), so the per-seed
+    differences are paired. A pair passes when the 90% interval of its mean difference lies
+    within ±`tolerance`; the check passes when every pair does (an intersection-union test,
+    which needs no correction for the number of pairs), fails when any pair is significantly
+    beyond the tolerance, and is INCONCLUSIVE otherwise. Refuses fewer than MIN_SEEDS seeds.
+    """
     tolerance = _checked_tolerance(tolerance)
-    _checked_backends(samples_by_backend, "samples_by_backend")
-    pairs = pairwise_differences(samples_by_backend, tolerance)
-    failed = [p for p in pairs if not p["passed"]]
-    largest = max(pairs, key=lambda p: abs(p["difference"]))
-    message = (
-        "; ".join(
-            f"{p['pair']}: mean accuracy differs by {p['difference']:+.4f}, "
-            f"tolerance {tolerance:.4f}"
-            for p in failed
+    _checked_backends(accuracy_by_backend, "accuracy_by_backend")
+    seeds = common_seeds(accuracy_by_backend)
+    if len(seeds) < MIN_SEEDS:
+        raise ValueError(
+            f"the statistical check needs at least {MIN_SEEDS} seeds per backend, got "
+            f"{len(seeds)}; rerun with --seeds {MIN_SEEDS} or more"
         )
-        if failed
-        else f"largest difference {largest['difference']:+.4f} ({largest['pair']}), "
-        f"tolerance {tolerance:.4f}"
-    )
-    return {
-        "passed": not failed,
-        "tolerance": tolerance,
-        "summaries": {name: accuracy_summary(s) for name, s in samples_by_backend.items()},
-        "pairs": pairs,
-        "message": message,
+    samples = {
+        backend: [float(by_seed[seed]) for seed in seeds]
+        for backend, by_seed in accuracy_by_backend.items()
     }
+    pairs = []
+    for a, b in itertools.combinations(samples, 2):
+        differences = np.subtract(samples[a], samples[b])
+        test = paired_tost(differences, tolerance)
+        power = None if test["sd"] == 0 else tost_power(len(seeds), test["sd"], tolerance)
+        pairs.append({
+            "pair": f"{a} vs {b}",
+            "differences": differences.tolist(),
+            **test,
+            # How often TOST with these seeds passes identical backends, at this pair's sd.
+            "power_if_identical": power,
+        })  # fmt: skip
+    outcome = overall_outcome([p["outcome"] for p in pairs])
+    return {
+        "outcome": outcome,
+        "passed": outcome == PASS,
+        "tolerance": tolerance,
+        "seeds": seeds,
+        "samples": samples,
+        "summaries": {backend: mean_ci(values) for backend, values in samples.items()},
+        "pairs": pairs,
+        "message": statistical_message(pairs, tolerance),
+    }
+
+
+def statistical_message(pairs: list[dict[str, Any]], tolerance: float) -> str:
+    """One line: each pair's paired mean difference, its 90% interval and outcome."""
+
+    def describe(pair: dict[str, Any]) -> str:
+        low, high = pair["ci"]
+        text = (
+            f"{pair['pair']}: {pair['mean_difference']:+.4f} [{low:+.4f}, {high:+.4f}] "
+            f"{pair['outcome']}"
+        )
+        if pair["outcome"] == INCONCLUSIVE:
+            needed = pair["seeds_to_decide"]
+            text += (
+                f" (about {needed} seeds would likely decide it)"
+                if needed
+                else " (too close to the tolerance for any practical number of seeds)"
+            )
+        return text
+
+    return (
+        f"paired mean accuracy differences, 90% intervals, tolerance ±{tolerance:.4f}: "
+        + "; ".join(map(describe, pairs))
+    )
 
 
 def compare_arrays(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
@@ -179,6 +203,7 @@ def lockstep_verdict(
         else f"largest: {_describe_lockstep(worst)}"
     )
     return {
+        "outcome": FAIL if failed else PASS,
         "passed": not failed,
         "tolerance": tolerance,
         "pairs": pairs,
@@ -236,6 +261,7 @@ def predict_everywhere_verdict(
 
     message = "; ".join(map(describe, failed or rows))
     return {
+        "outcome": FAIL if failed else PASS,
         "passed": not failed,
         "trained_on": trained_on,
         "tolerance": tolerance,

@@ -1,0 +1,245 @@
+"""The parity runs of one backend, whose outputs `python -m bench.parity` compares across backends.
+
+Usage: python -m bench.parity.runs --backend jax [--seeds 5] [--lockstep-epochs 5] [--epochs 10]
+           [--trainer tensorflow] [--session ID] [--data-dir DIR] [--work-dir DIR]
+
+1. Statistical: the documented run (10 epochs, dropout on) for seeds 0..K-1, each from the numpy
+   initial weights of its seed and in its numpy batch order; test accuracy per seed.
+2. Lockstep: dropout off, seed 0, `--lockstep-epochs` epochs; test-set probabilities and weights
+   after every epoch.
+3. Predict everywhere: the trainer backend saves its seed-0 documented model as .keras; every
+   backend (the trainer included) loads that file and predicts the test set.
+
+Outputs go to the work dir (default <results-dir>/parity/<machine id>/work, not committed), each
+written atomically; the record names the session, commit, configuration and data they belong to.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.machine import git_info, machine_info
+from bench.parity import options
+from digitrec_core.config import BACKENDS, RunConfig
+from digitrec_core.results import write_atomically, write_text_atomically
+
+
+@dataclass(frozen=True)
+class ParityConfig:
+    """What a parity session runs: every backend's record must carry the same one."""
+
+    seeds: int = options.DEFAULT_SEEDS
+    epochs: int = options.DOCUMENTED_EPOCHS
+    lockstep_epochs: int = options.DEFAULT_LOCKSTEP_EPOCHS
+    trainer: str = options.DEFAULT_TRAINER
+    batch_size: int = 512
+
+
+def work_dir_for(results_dir: str | os.PathLike, machine_id: str) -> Path:
+    """Where parity runs leave their outputs for the verdict."""
+    return Path(results_dir, "parity", machine_id, "work")
+
+
+def trained_model_path(work_dir: Path, trainer: str) -> Path:
+    return work_dir / f"model-trained-on-{trainer}.keras"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def statistical_run(data, seed: int, epochs: int) -> tuple[Any, dict[str, Any]]:
+    """One documented run of `seed`: (the trained model, its per-seed record)."""
+    from bench.parity import training
+    from digitrec_core import metrics, train
+
+    model, init_hash = training.initialised_model(seed)
+    training.train_in_order(model, data, seed=seed, epochs=epochs)
+    loss, accuracy = train.evaluate(model, data, batch_size=training.BATCH_SIZE)
+    predicted = train.predict(model, data.x_test, batch_size=training.BATCH_SIZE).argmax(axis=1)
+    summary = metrics.classification_summary(data.test_labels, predicted)
+    return model, {
+        "seed": seed,
+        "initial_weights_sha256": init_hash,
+        "test_accuracy": accuracy,
+        "test_loss": loss,
+        "final_weights_sha256": hashlib.sha256(training.flat_weights(model).tobytes()).hexdigest(),
+        "confusion_matrix": summary["confusion_matrix"],
+    }
+
+
+def run_checks(
+    data,
+    config: ParityConfig,
+    model_path: Path,
+    *,
+    is_trainer: bool,
+    log=print,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run the three checks' training and prediction; return (record, arrays), nothing written.
+
+    The trainer saves its seed-0 model to `model_path` (atomically) before every backend,
+    itself included, loads that file and predicts.
+    """
+    import keras
+
+    from bench.parity import training
+    from digitrec_core import train
+
+    statistical = []
+    for seed in range(config.seeds):
+        model, run = statistical_run(data, seed, config.epochs)
+        statistical.append(run)
+        log(
+            f"statistical: seed {seed}: test accuracy {run['test_accuracy']:.4f} "
+            f"(init {run['initial_weights_sha256'][:12]})"
+        )
+        if seed == 0 and is_trainer:
+            write_atomically(model_path, model.save)
+            log(f"saved the seed-0 model to {model_path}")
+
+    lockstep_model, lockstep_hash = training.initialised_model(
+        0, dropout_rate=0.0, same_loss_path=True
+    )
+    lockstep = training.lockstep_outputs(
+        lockstep_model, data, seed=0, epochs=config.lockstep_epochs
+    )
+    log(f"lockstep: {config.lockstep_epochs} epochs")
+
+    loaded = keras.saving.load_model(model_path)
+    probabilities = train.predict(loaded, data.x_test, batch_size=training.BATCH_SIZE)
+    log(f"predict everywhere: {model_path.name} predicted")
+    record = {
+        "statistical": {"epochs": config.epochs, "runs": statistical},
+        "lockstep": {"epochs": config.lockstep_epochs, "initial_weights_sha256": lockstep_hash},
+        "predict_everywhere": {
+            "trainer": config.trainer,
+            "model": model_path.name,
+            "model_sha256": file_sha256(model_path),
+        },
+        "test_labels": data.test_labels.tolist(),
+    }
+    arrays = {**lockstep, "predict_everywhere": probabilities}
+    return record, arrays
+
+
+def write_outputs(
+    work_dir: Path, backend: str, record: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> Path:
+    """Write one backend's arrays, then its record (last, so a record means complete outputs)."""
+    lockstep_path = work_dir / f"lockstep-{backend}.npz"
+    predictions_path = work_dir / f"predict-everywhere-{backend}.npy"
+
+    def save_lockstep(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # np.savez given a name would append ".npz" to it
+            np.savez(file, probabilities=arrays["probabilities"], weights=arrays["weights"])
+
+    def save_predictions(tmp: Path) -> None:
+        with tmp.open("wb") as file:
+            np.save(file, arrays["predict_everywhere"])
+
+    write_atomically(lockstep_path, save_lockstep)
+    write_atomically(predictions_path, save_predictions)
+    record = {
+        **record,
+        "lockstep": {**record["lockstep"], "outputs": lockstep_path.name},
+        "predict_everywhere": {
+            **record["predict_everywhere"],
+            "probabilities": predictions_path.name,
+        },
+    }
+    return write_text_atomically(work_dir / f"{backend}.json", json.dumps(record, indent=1))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.parity.runs", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--backend", required=True, choices=BACKENDS)
+    options.add_runs_options(parser)
+    options.add_shared_options(parser)
+    options.add_verdict_options(parser, shown=False)
+    args = parser.parse_args(argv)
+    if args.seeds < 3:
+        parser.error(f"--seeds must be at least 3 (a paired verdict needs them), got {args.seeds}")
+    for name in ("lockstep_epochs", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    args.session = args.session or uuid.uuid4().hex[:12]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from bench.backends import environment_for
+
+    os.environ.update(environment_for(args.backend, "cpu"))
+    import keras
+
+    from bench import backends
+    from bench.workflow import BackendMismatchError, check_backend
+    from digitrec_core.data import load_mnist
+    from digitrec_core.idx import DataFileError
+    from digitrec_core.preprocess import preprocess
+
+    support = backends.load(args.backend)
+    try:
+        check_backend(RunConfig(backend=args.backend), support)
+        mnist = load_mnist(args.data_dir, verify_checksums=args.verify)
+    except (DataFileError, BackendMismatchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = ParityConfig(
+        seeds=args.seeds,
+        epochs=args.epochs,
+        lockstep_epochs=args.lockstep_epochs,
+        trainer=args.trainer,
+    )
+    machine = machine_info()
+    work_dir = args.work_dir or work_dir_for(args.results_dir, machine["id"])
+    work_dir.mkdir(parents=True, exist_ok=True)
+    model_path = trained_model_path(work_dir, args.trainer)
+    is_trainer = args.backend == args.trainer
+    if not is_trainer and not model_path.exists():
+        print(
+            f"error: {model_path} does not exist: run the trainer's parity runs first "
+            f"(nox -s \"parity_runs(backend='{args.trainer}')\", or nox -s parity for all)",
+            file=sys.stderr,
+        )
+        return 2
+
+    record, arrays = run_checks(
+        preprocess(mnist), config, model_path, is_trainer=is_trainer, log=print
+    )
+    record = {
+        "backend": args.backend,
+        "session": args.session,
+        "created_utc": datetime.now(UTC).isoformat(),
+        "config": asdict(config),
+        "data": {
+            "source": mnist.source,
+            "checksums_verified": mnist.checksums_verified,
+            "content_sha256": mnist.content_sha256(),
+        },
+        "git": git_info(),
+        "versions": {"keras": keras.__version__, "framework": support.framework_version()},
+        "machine": machine,
+        **record,
+    }
+    path = write_outputs(work_dir, args.backend, record, arrays)
+    print(f"parity runs of {args.backend} (session {args.session}) written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
