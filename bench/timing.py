@@ -37,6 +37,7 @@ def summarize_epochs(epoch_seconds: list[float], samples_per_epoch: int) -> dict
         "steady_epoch_min_seconds": steady["min"] if steady else None,
         "steady_epoch_count": steady["count"] if steady else 0,
         "steady_epoch_cv": steady["cv"] if steady else None,
+        "steady_epoch_resolution": steady["resolution"] if steady else None,
         "steady_epoch_noisy": steady["noisy"] if steady else None,
         "compile_overhead_seconds": first - median if median is not None else None,
         "train_samples_per_second": samples_per_epoch / median if median else None,

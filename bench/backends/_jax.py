@@ -45,9 +45,7 @@ def peak_gpu_memory_bytes() -> int | None:
 
 
 def limit_threads(threads: int) -> None:
-    """JAX's CPU threads are fixed by XLA_FLAGS before import (see environment_for)."""
-    if threads != 1:
-        raise ValueError(f"JAX can be limited to 1 thread or left at its default, not {threads}")
+    """Nothing to set: XLA sizes its CPU pool from the cores `restrict_to_cores` left it."""
 
 
 def configure_tf32(enabled: bool) -> None:
