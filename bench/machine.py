@@ -1,5 +1,7 @@
 """Facts about the machine and the checkout a run happens on (no framework imports)."""
 
+import hashlib
+import json
 import os
 import platform
 import re
@@ -11,15 +13,88 @@ from typing import Any
 
 import psutil
 
+# ISA extensions that change how fast float32 and bf16 GEMMs can run (x86 and Arm names).
+ISA_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_vnni",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+    "sve2",
+)
+CPUINFO_FIELDS = {
+    "vendor_id": "vendor",
+    "cpu family": "family",
+    "model": "model",
+    "model name": "model_name",
+    "stepping": "stepping",
+    "cpu implementer": "vendor",  # Arm
+    "cpu part": "model",
+    "cpu variant": "stepping",
+}
+
+
+def cpuinfo(text: str | None = None) -> dict[str, Any]:
+    """The first processor of /proc/cpuinfo (or `text`): vendor, family, model, stepping, flags.
+
+    Empty where there is no /proc/cpuinfo (macOS, Windows).
+    """
+    if text is None:
+        path = Path("/proc/cpuinfo")
+        text = path.read_text(errors="replace") if path.exists() else ""
+    facts: dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if facts:
+                break  # the first processor is enough: every core of a machine is alike
+            continue
+        key, _, value = (part.strip() for part in line.partition(":"))
+        key = key.lower()
+        if key in CPUINFO_FIELDS and CPUINFO_FIELDS[key] not in facts:
+            facts[CPUINFO_FIELDS[key]] = value
+        elif key in ("flags", "features"):
+            facts["flags"] = value.split()
+    return facts
+
 
 def cpu_model() -> str:
     """The CPU's model name, from /proc/cpuinfo where there is one."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return cpuinfo().get("model_name") or platform.processor() or platform.machine()
+
+
+def hardware_fingerprint(
+    facts: dict[str, Any], logical: int, physical: int | None, memory_gib: float, gpus: list
+) -> dict[str, Any]:
+    """What makes two machines' speed differ, as far as the hardware shows it."""
+    flags = set(facts.get("flags", []))
+    return {
+        "cpu_vendor": facts.get("vendor"),
+        "cpu_family": facts.get("family"),
+        "cpu_model_number": facts.get("model"),
+        "cpu_stepping": facts.get("stepping"),
+        "cpu_model": facts.get("model_name") or platform.processor() or platform.machine(),
+        "architecture": platform.machine(),
+        "isa": sorted(flags & set(ISA_FLAGS)),
+        "cpu_cores_logical": logical,
+        "cpu_cores_physical": physical,
+        # To the nearest 4 GiB: what the kernel reserves varies a little between equal hosts.
+        "memory_gib": 4 * round(memory_gib / 4),
+        "gpus": [{"name": gpu["name"], "memory_mib": gpu["memory_mib"]} for gpu in gpus],
+    }
+
+
+def fingerprint_hash(fingerprint: dict[str, Any]) -> str:
+    """Eight hex digits that change whenever any field of `fingerprint` does."""
+    text = json.dumps(fingerprint, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def nvidia_gpus() -> list[dict[str, Any]]:
@@ -50,22 +125,34 @@ def slug(text: str) -> str:
 
 
 def machine_info() -> dict[str, Any]:
-    """Describe this machine; `id` is a stable, readable key for grouping results by machine."""
-    model = cpu_model()
+    """Describe this machine; `id` groups results: one id, one kind of hardware.
+
+    The id is readable (CPU name, cores, GPUs) and ends in the hash of the hardware
+    fingerprint, so two machines sold under one CPU name but with another family, model,
+    stepping, ISA, core count, memory or GPU get different ids. Host speed, which the
+    fingerprint cannot see, is measured by the neutral GEMM probe of each invocation.
+    """
+    facts = cpuinfo()
+    model = facts.get("model_name") or cpu_model()
     logical = os.cpu_count() or 0
+    physical = psutil.cpu_count(logical=False)
+    memory_gib = psutil.virtual_memory().total / 2**30
     gpus = nvidia_gpus()
+    fingerprint = hardware_fingerprint(facts, logical, physical, memory_gib, gpus)
     machine_id = f"{slug(model)[:40]}-{logical}c"
     if gpus:
         machine_id += f"-{len(gpus)}x{slug(gpus[0]['name'])[:30]}"
+    machine_id += f"-{fingerprint_hash(fingerprint)}"
     return {
         "id": machine_id,
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "cpu_model": model,
         "cpu_cores_logical": logical,
-        "cpu_cores_physical": psutil.cpu_count(logical=False),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu_cores_physical": physical,
+        "memory_gib": round(memory_gib, 1),
         "gpus": gpus,
+        "fingerprint": fingerprint,
     }
 
 

@@ -1,13 +1,16 @@
 import math
 import os
 
+import keras
+import numpy as np
 import pytest
 
-from bench import backends
+from bench import backends, gemm_probe
 from bench.roofline import (
     FLOPS_FORMULA,
-    measure_matmul_peak,
+    machine_peak,
     mlp_training_flops_per_sample,
+    percent_of_peak,
     roofline_record,
 )
 
@@ -39,32 +42,20 @@ def test_bad_layer_sizes_are_refused(layer_sizes):
         mlp_training_flops_per_sample(layer_sizes)
 
 
-def test_record_divides_epoch_flops_by_the_steady_epoch_and_by_each_peak():
+def test_record_gives_achieved_gflops_and_keeps_the_framework_probe():
     record = roofline_record(0.5, 60_000, PEAK)
     assert record["flops_formula"] == FLOPS_FORMULA
     assert record["flops_per_sample"] == 507_392
     assert record["flops_per_epoch"] == 30_443_520_000
     assert record["achieved_gflops"] == pytest.approx(60.88704)
-    assert record["percent_of_model_shapes_peak"] == pytest.approx(100.0)
-    assert record["percent_of_square_peak"] == pytest.approx(50.0)
-    assert record["peak_model_shapes_gflops"] == 60.88704
-    assert record["peak_square_gflops"] == 121.77408
-    assert record["matmul_peak"] is PEAK
+    assert record["framework_gemm"] is PEAK
+    assert not [key for key in record if "percent" in key or "peak" in key]
 
 
 def test_record_of_a_one_epoch_run_has_no_achieved_figures():
     record = roofline_record(None, 6_000, PEAK)
     assert record["flops_per_epoch"] == 3_044_352_000
     assert record["achieved_gflops"] is None
-    assert record["percent_of_model_shapes_peak"] is None
-    assert record["percent_of_square_peak"] is None
-    assert record["peak_square_gflops"] == 121.77408
-
-
-def test_record_without_a_probe_has_no_peak_figures():
-    record = roofline_record(2.0, 60_000, None)
-    assert record["achieved_gflops"] == pytest.approx(15.22176)
-    assert record["percent_of_square_peak"] is None and record["matmul_peak"] is None
 
 
 @pytest.mark.parametrize(
@@ -76,6 +67,42 @@ def test_record_refuses_bad_inputs(steady, samples, message):
         roofline_record(steady, samples, PEAK)
 
 
+def test_the_machine_peak_is_the_highest_rate_of_any_probe():
+    neutral = {"model_shapes_gflops": 150.0, "square_gflops": 480.0}
+    framework_slow = {"model_shapes_gflops": 90.0, "square_gflops": 215.0}  # torch-like
+    framework_fast = {"model_shapes_gflops": 160.0, "square_gflops": 495.0}
+    assert machine_peak([neutral, framework_slow]) == 480.0
+    assert machine_peak([neutral, framework_slow, framework_fast]) == 495.0
+    assert machine_peak([None, {"square_gflops": float("nan")}, {}]) is None
+    # Every run of the invocation divides by that one peak, whatever its own probe said.
+    assert percent_of_peak(49.5, 495.0) == pytest.approx(10.0)
+    assert percent_of_peak(None, 495.0) is None and percent_of_peak(10.0, None) is None
+
+
+def test_the_neutral_probe_uses_numpy_on_all_cores_and_measures_busy_cores():
+    probe = gemm_probe.neutral_probe(
+        batch_size=64, square_size=256, repeats=2, seconds_per_repeat=0.02
+    )
+    assert probe["library"] == "numpy" and probe["numpy"] == np.__version__
+    assert probe["square"]["shape"] == "256x256 @ 256x256"
+    assert probe["square_gflops"] > 0 and probe["model_shapes_gflops"] > 0
+    assert 0 < probe["busy_cores"] <= (os.cpu_count() or 1) + 0.5
+
+
+def test_busy_cores_see_a_one_core_limit():
+    """The measurement that verifies --threads: a pinned process keeps about one core busy."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity and at least two cores")  # macOS or a 1-core machine
+    allowed = sorted(os.sched_getaffinity(0))
+    free = gemm_probe.neutral_probe(square_size=512, repeats=2, seconds_per_repeat=0.1)
+    try:
+        backends.restrict_to_cores(1)  # after numpy started its BLAS threads: all get pinned
+        pinned = gemm_probe.neutral_probe(square_size=512, repeats=2, seconds_per_repeat=0.1)
+    finally:
+        backends.set_process_affinity(allowed)
+    assert pinned["busy_cores"] < 1.2 < free["busy_cores"]
+
+
 def test_probe_measures_every_shape_and_synchronises_every_timed_region():
     synced = []
     support = backends.load(ACTIVE)
@@ -84,7 +111,9 @@ def test_probe_measures_every_shape_and_synchronises_every_timed_region():
         synced.append(len(value) if isinstance(value, list) else 1)
         support.block_until_ready(value)
 
-    peak = measure_matmul_peak(
+    peak = gemm_probe.gemm_rates(
+        keras.ops.matmul,
+        keras.ops.convert_to_tensor,
         counting_block_until_ready,
         batch_size=8,
         layer_sizes=(32, 16, 8),
@@ -111,4 +140,4 @@ def test_probe_measures_every_shape_and_synchronises_every_timed_region():
     assert len(synced) >= 2 * len(shapes) + len(timed_calls)
     assert all(calls in synced for calls in timed_calls if calls > 1)
     assert 0 < peak["probe_seconds"] < 10
-    assert roofline_record(1.0, 100, peak)["percent_of_square_peak"] > 0
+    assert peak["busy_cores"] >= 0  # CPU time ticks in 10 ms: a tiny probe may show none
