@@ -4,6 +4,8 @@ import hashlib
 import os
 import shutil
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -15,6 +17,12 @@ from bench.install_spec import extra_for, pip_setup
 BACKENDS = ["tensorflow", "jax", "torch"]
 DEVICES = ["cpu", "gpu"]
 PYTHON = "3.11"
+
+# One id for everything one nox command runs: the report takes one GEMM peak per invocation,
+# and the parity verdict accepts only the parity runs of its own invocation.
+INVOCATION = os.environ.get("DIGITREC_INVOCATION") or (
+    f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+)
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
@@ -38,8 +46,12 @@ def install_project(session: nox.Session, *extras: str, device: str = "cpu") -> 
 
 
 def backend_env(backend: str) -> dict[str, str]:
-    """Environment that selects the Keras backend and quiets TensorFlow's C++ logging."""
-    return {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    """Environment that selects the Keras backend, names the invocation, quiets TF's logging."""
+    return {
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "DIGITREC_INVOCATION": INVOCATION,
+    }
 
 
 def skip_without_gpu(session: nox.Session, device: str) -> None:
@@ -83,7 +95,7 @@ def parity_runs(session: nox.Session, backend: str) -> None:
     """Train and predict under one backend for the parity checks (nox -s parity runs all)."""
     install_project(session, backend)
     session.run(
-        "python", "-m", "bench.parity_runs", "--backend", backend, *session.posargs,
+        "python", "-m", "bench.parity.runs", "--backend", backend, *session.posargs,
         env=backend_env(backend),
     )  # fmt: skip
 
@@ -93,7 +105,10 @@ def parity(session: nox.Session) -> None:
     """Check accuracy parity across backends (statistical, lockstep, predict everywhere)."""
     install_project(session)
     try:
-        session.run("python", "-m", "bench.parity", *session.posargs)
+        session.run(
+            "python", "-m", "bench.parity", *session.posargs,
+            env={"DIGITREC_INVOCATION": INVOCATION},
+        )  # fmt: skip
     finally:
         session.run("python", "-m", "bench.report")  # the report shows a FAIL too
 

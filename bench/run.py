@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--interleaved", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--invocation",
+        default=os.environ.get("DIGITREC_INVOCATION") or None,
+        help=argparse.SUPPRESS,  # one id for every run of one nox command (set by the noxfile)
+    )
     parser.add_argument(
         "--training-trial",
         dest="speed_extras",
@@ -108,29 +114,32 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         threads=args.threads,
         tf32=args.tf32,
         profile=args.profile,
-        data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
+        # As given: a relative folder keeps the user's own layout out of shared result files.
+        data_dir=args.data_dir,
         verify_checksums=args.verify_checksums,
     )
 
 
 def prepare_environment(config: RunConfig) -> None:
-    """Select the backend and device through the environment, before keras is imported."""
-    from bench.backends import environment_for
+    """Select the backend, device and cores through the environment, before keras is imported."""
+    from bench.backends import environment_for, restrict_to_cores
 
     if "keras" in sys.modules:
         raise RuntimeError("keras was imported before the backend was chosen; run bench.run fresh")
     os.environ.update(environment_for(config.backend, config.device, config.threads, config.tf32))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if config.threads is not None:
+        restrict_to_cores(config.threads)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValueError as exc:
+        prepare_environment(config)
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    prepare_environment(config)
     try:
         from bench.workflow import BackendMismatchError, run_benchmark
     except ImportError as exc:
@@ -150,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "group": args.repeat_group,
             "index": args.repeat_index,
             "count": args.repeat_count,
+            "interleaved": args.interleaved,
         }
         tuning = json.loads(args.tuning_record.read_text()) if args.tuning_record else None
         result = run_benchmark(
@@ -157,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, flush=True),
             repeat=repeat,
             tuning=tuning,
+            invocation=args.invocation,
             speed_extras=args.speed_extras,
         )
     except (DataFileError, BackendMismatchError) as exc:

@@ -1,13 +1,15 @@
 """Benchmark one backend the way `nox -s bench` does: repeated fresh-process runs, two profiles.
 
-Usage: python -m bench.suite --backend jax [--repeats 3] [--profiles default,tuned] [-- options]
+Usage: python -m bench.suite --backend jax [--repeats 5] [--profiles default,tuned] [-- options]
 
-- `default`: the documented settings (Keras defaults), run `--repeats` times, each in a fresh
-  process (`python -m bench.run`).
-- `tuned`: first a short search over the settings that decide speed on this backend (each
-  candidate a fresh process on a data subset), then `--repeats` full runs with the fastest.
-  The search is cached in <results-dir>/tuning/<machine>/<backend>-<device>.json and reused
-  while the machine, versions and search space are unchanged (`--retune` forces a new one).
+- First and last, the backend-neutral GEMM probe (numpy, all cores) measures the host's speed;
+  its records go to <results-dir>/probes/<machine>/.
+- `tuned` first needs its settings: a short search over the settings that decide speed on this
+  backend (each candidate a fresh process on a data subset). The search is cached in
+  <results-dir>/tuning/<machine>/<backend>-<device>.json and reused while the hardware, host
+  speed, versions, options and search space are unchanged (`--retune` forces a new one).
+- Then `--repeats` full runs of each profile, each in a fresh process (`python -m bench.run`),
+  interleaved (default 1, tuned 1, default 2, ...) so that drift slows both profiles alike.
 
 Options this CLI does not know are passed to every `bench.run`. Exit status 1 if any run failed;
 the runs that succeeded keep their results.
@@ -26,12 +28,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.machine import machine_info
+from bench import gemm_probe
+from bench.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
-from digitrec_core.results import write_text_atomically
+from digitrec_core.results import write_result, write_text_atomically
 
-# Candidates per backend, first = Keras defaults. torch refuses steps_per_execution > 1, and JAX
-# threads can only be limited to one (see bench.backends.environment_for).
+# Candidates per backend, first = Keras defaults. torch refuses steps_per_execution > 1.
 SEARCH_SPACE: dict[str, list[dict[str, Any]]] = {
     "tensorflow": [
         {"jit_compile": "auto", "steps_per_execution": 1, "threads": None},
@@ -54,6 +56,15 @@ SEARCH_SPACE: dict[str, list[dict[str, Any]]] = {
 SEARCH_EPOCHS = 3
 SEARCH_TRAIN_SAMPLES = 15_000
 SEARCH_TEST_SAMPLES = 1_000
+DEFAULT_REPEATS = 5
+# Options that say where files are or which invocation a run is part of, not what it does:
+# they do not change a search.
+BOOKKEEPING_OPTIONS = ("--results-dir", "--data-dir", "--invocation")
+
+
+def new_invocation_id() -> str:
+    """A fresh id for one invocation: its UTC start and a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 def settings_args(settings: dict[str, Any]) -> list[str]:
@@ -100,13 +111,22 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
                 "settings": settings,
                 "wall_seconds": time.perf_counter() - started,
             }
+            entry["steady_epoch_seconds"] = None
             if ok:
-                timings = json.loads(out.read_text())["timings"]
-                entry["steady_epoch_seconds"] = timings["steady_epoch_seconds"]
+                trial = json.loads(out.read_text())
+                timings = trial["timings"]
+                threads = trial["settings"]["threads"]
                 entry["first_epoch_seconds"] = timings["first_epoch_seconds"]
                 entry["fit_seconds"] = timings["fit_seconds"]
+                entry["busy_cores_fit"] = threads["busy_cores_fit"]
+                if threads["in_effect"] is False:
+                    entry["error"] = (
+                        f"threads={settings['threads']} did not take effect "
+                        f"({threads['busy_cores_fit']:.2f} cores busy during fit)"
+                    )
+                else:
+                    entry["steady_epoch_seconds"] = timings["steady_epoch_seconds"]
             else:
-                entry["steady_epoch_seconds"] = None
                 entry["error"] = "run failed; see the log"
             candidates.append(entry)
     timed = [c for c in candidates if c["steady_epoch_seconds"] is not None]
@@ -114,7 +134,8 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
         raise RuntimeError(f"every tuning candidate failed for {backend}")
     chosen = min(timed, key=lambda c: c["steady_epoch_seconds"])
     return {
-        "metric": "median steady epoch seconds (epochs 2..N), compile time excluded",
+        "metric": "median steady epoch seconds (epochs 2..N), compile time excluded; "
+        "candidates whose settings did not take effect are left out",
         "epochs": SEARCH_EPOCHS,
         "train_samples": SEARCH_TRAIN_SAMPLES,
         "candidates": candidates,
@@ -125,38 +146,40 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
     }
 
 
-def run_profile(
+def repeat_args(profile: str, index: int, count: int, group: str, seed: int) -> list[str]:
+    """bench.run options that place one run in its profile's group of repeats."""
+    return [
+        "--profile", profile,
+        "--seed", str(seed + index),
+        "--repeat-group", group,
+        "--repeat-index", str(index),
+        "--repeat-count", str(count),
+    ]  # fmt: skip
+
+
+def run_repeats(
     backend: str,
-    profile: str,
+    profiles: dict[str, list[str]],
     repeats: int,
     passthrough: list[str],
     log,
-    extra: list[str] = (),
     seed: int = 0,
 ) -> int:
-    """Run `repeats` fresh-process runs of one profile, run i with seed `seed + i`.
+    """Run `repeats` fresh-process runs of each profile, interleaved; return how many failed.
 
-    Returns how many failed. Different seeds (initial weights, dropout, shuffling) make the
-    repeats a sample of the seed-to-seed accuracy spread as well as of timing noise.
+    `profiles` maps each profile to its extra options. Run i of every profile uses seed
+    `seed + i`, so the repeats sample the seed-to-seed accuracy spread as well as timing
+    noise, and the profiles' runs i are neighbours in time: a pair that drift hits alike.
     """
-    group = f"{backend}-{profile}-{uuid.uuid4().hex[:8]}"
+    groups = {profile: f"{backend}-{profile}-{uuid.uuid4().hex[:8]}" for profile in profiles}
+    interleaved = ["--interleaved"] if len(profiles) > 1 else []
     failures = 0
     for index in range(repeats):
-        log(f"== {backend} / {profile}: run {index + 1} of {repeats}")
-        ok = run_once(
-            [
-                *passthrough,
-                "--backend", backend,
-                "--profile", profile,
-                "--seed", str(seed + index),
-                *extra,
-                "--repeat-group", group,
-                "--repeat-index", str(index),
-                "--repeat-count", str(repeats),
-            ],
-            log,
-        )  # fmt: skip
-        failures += not ok
+        for profile, extra in profiles.items():
+            log(f"== {backend} / {profile}: run {index + 1} of {repeats}")
+            where = repeat_args(profile, index, repeats, groups[profile], seed)
+            ok = run_once([*passthrough, "--backend", backend, *where, *extra, *interleaved], log)
+            failures += not ok
     return failures
 
 
@@ -168,11 +191,30 @@ def installed_version(distribution: str) -> str | None:
         return None
 
 
-def search_key(backend: str, device: str) -> dict[str, Any]:
-    """What a search result depends on: when any of it changes, the search runs again."""
+def behaviour_options(passthrough: list[str]) -> list[str]:
+    """`passthrough` without the bookkeeping options (where files are, which invocation)."""
+    kept, skip = [], False
+    for arg in passthrough:
+        if skip:
+            skip = False
+        elif arg in BOOKKEEPING_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{name}=" for name in BOOKKEEPING_OPTIONS)):
+            kept.append(arg)
+    return kept
+
+
+def search_key(backend: str, device: str, passthrough: list[str]) -> dict[str, Any]:
+    """What a search result depends on: when any of it changes, the search runs again.
+
+    Host speed is checked apart (`cache_applies`): it is a measurement, not an identity.
+    """
     framework = {"tensorflow": "tensorflow", "jax": "jaxlib", "torch": "torch"}[backend]
+    machine = machine_info()
     return {
-        "machine": machine_info()["id"],
+        "machine": machine["id"],
+        "fingerprint": machine["fingerprint"],
+        "options": behaviour_options(passthrough),
         "backend": backend,
         "device": device,
         "keras": installed_version("keras"),
@@ -183,23 +225,46 @@ def search_key(backend: str, device: str) -> dict[str, Any]:
     }
 
 
-def tuning_record(args: argparse.Namespace, passthrough: list[str], log) -> dict[str, Any]:
-    """The search's record: reused from the tuning cache when its key matches, else searched."""
-    key = search_key(args.backend, args.device)
+def cache_applies(cached: Any, key: dict[str, Any], host_gflops: float | None) -> tuple[bool, str]:
+    """Whether a cached search may stand for this one, and if not, why not."""
+    if not isinstance(cached, dict) or not isinstance(cached.get("chosen"), dict):
+        return False, "it is not a search record"
+    if cached.get("key") != key:
+        return False, "it was searched on other hardware, versions, options or candidates"
+    then = cached.get("host_gflops")
+    if host_gflops is None or not isinstance(then, int | float):
+        return False, "host speed was not measured then or now"
+    if gemm_probe.speeds_differ([then, host_gflops]):
+        return False, f"the host's GEMM rate was {then:.0f} GFLOP/s then, {host_gflops:.0f} now"
+    return True, ""
+
+
+def tuning_record(
+    args: argparse.Namespace, passthrough: list[str], host_gflops: float | None, log
+) -> dict[str, Any]:
+    """The search's record: reused from the tuning cache when it applies, else searched."""
+    key = search_key(args.backend, args.device, passthrough)
     cache = Path(args.results_dir, "tuning", key["machine"], f"{args.backend}-{args.device}.json")
     if cache.exists() and not args.retune:
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
+        try:
+            cached = json.loads(cache.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            cached = None
+            log(f"warning: the tuning cache {cache} is unreadable ({exc}); searching again")
+        applies, why = cache_applies(cached, key, host_gflops)
+        if applies:
             log(
-                f"reusing the tuning search of {cached['searched_utc']} from {cache} "
+                f"reusing the tuning search of {cached.get('searched_utc')} from {cache} "
                 "(--retune searches again)"
             )
             return cached
-        log(f"{cache} was searched under other versions or settings: searching again")
+        if cached is not None:
+            log(f"not reusing {cache}: {why}; searching again")
     log(f"== {args.backend} / tuned: searching {len(SEARCH_SPACE[args.backend])} settings")
     record = {
         **search(args.backend, passthrough, log),
         "key": key,
+        "host_gflops": host_gflops,
         "searched_utc": datetime.now(UTC).isoformat(),
     }
     speedup = record["speedup_vs_default"]
@@ -208,12 +273,42 @@ def tuning_record(args: argparse.Namespace, passthrough: list[str], log) -> dict
     return record
 
 
+def probe_host(args: argparse.Namespace, phase: str, log) -> dict[str, Any]:
+    """Run the neutral GEMM probe and keep its record under <results-dir>/probes/<machine>/."""
+    probe = gemm_probe.neutral_probe()
+    machine = machine_info()
+    created = datetime.now(UTC)
+    record = {
+        "check": "neutral-gemm-probe",
+        "invocation": args.invocation,
+        "phase": phase,
+        "suite_backend": args.backend,
+        "created_utc": created.isoformat(),
+        "machine": machine,
+        "git": git_info(),
+        "probe": probe,
+    }
+    name = f"{created:%Y%m%dT%H%M%SZ}-{args.invocation}-{args.backend}-{phase}.json"
+    write_result(record, Path(args.results_dir, "probes", machine["id"], name))
+    log(
+        f"neutral GEMM probe ({phase}): {probe['square_gflops']:.0f} GFLOP/s at 2048², "
+        f"{probe['model_shapes_gflops']:.0f} at the model's shapes, "
+        f"{probe['busy_cores']:.2f} cores busy"
+    )
+    return probe
+
+
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(
         prog="python -m bench.suite", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--backend", required=True, choices=BACKENDS)
-    parser.add_argument("--repeats", type=int, default=3, help="runs per profile (default 3)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help=f"runs per profile (default {DEFAULT_REPEATS})",
+    )
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the first repeat; repeat i uses seed + i"
@@ -225,6 +320,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     )
     parser.add_argument(
         "--retune", action="store_true", help="search again even if a cached search matches"
+    )
+    parser.add_argument(
+        "--invocation",
+        default=os.environ.get("DIGITREC_INVOCATION") or None,
+        help="id shared by every suite of one nox command (default: $DIGITREC_INVOCATION, "
+        "else a new one)",
     )
     parser.add_argument(
         "--profiles",
@@ -241,6 +342,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     args.profiles = profiles
+    args.invocation = args.invocation or new_invocation_id()
     return args, passthrough
 
 
@@ -250,30 +352,38 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(f"[suite] {line}", flush=True)
 
-    passthrough += ["--results-dir", str(args.results_dir), "--device", args.device]
-    trial_args = [*passthrough, "--seed", str(args.seed)]
-    failures = 0
+    log(f"invocation {args.invocation}")
+    host_gflops = gemm_probe.host_gflops(probe_host(args, "start", log))
+    passthrough += [
+        "--results-dir", str(args.results_dir),
+        "--device", args.device,
+        "--invocation", args.invocation,
+    ]  # fmt: skip
+    profiles: dict[str, list[str]] = {}
     if "default" in args.profiles:
-        failures += run_profile(
-            args.backend, "default", args.repeats, passthrough, log, seed=args.seed
-        )
+        profiles["default"] = []
+    failures = 0
     if "tuned" in args.profiles:
+        trial_args = [*passthrough, "--seed", str(args.seed)]
         try:
-            record = tuning_record(args, trial_args, log)
+            record = tuning_record(args, trial_args, host_gflops, log)
         except RuntimeError as exc:
             log(f"error: {exc}; no tuned runs")
-            return 1
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
-            json.dump(record, tmp)
-        try:
-            extra = [*settings_args(record["chosen"]), "--tuning-record", tmp.name]
-            failures += run_profile(
-                args.backend, "tuned", args.repeats, passthrough, log, extra, seed=args.seed
-            )
-        finally:
-            Path(tmp.name).unlink(missing_ok=True)
+            failures += 1
+        else:
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
+                json.dump(record, tmp)
+            profiles["tuned"] = [*settings_args(record["chosen"]), "--tuning-record", tmp.name]
+    try:
+        failures += run_repeats(
+            args.backend, profiles, args.repeats, passthrough, log, seed=args.seed
+        )
+    finally:
+        if "tuned" in profiles:
+            Path(profiles["tuned"][-1]).unlink(missing_ok=True)
+    probe_host(args, "end", log)
     if failures:
-        log(f"{failures} run(s) failed; the others' results are kept")
+        log(f"{failures} run(s) or search(es) failed; the others' results are kept")
     return 1 if failures else 0
 
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import psutil
 
-from bench import backends, inference, roofline, timing
+from bench import backends, gemm_probe, inference, roofline, timing
 from bench.machine import git_info, machine_info
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
@@ -23,6 +23,9 @@ from digitrec_core.results import SCHEMA_VERSION, encode_images
 
 RANDOM_SAMPLES_SEED = 0
 RANDOM_SAMPLES_COUNT = 16
+# A thread limit is in effect when the busy cores measured during the GEMM probe and the fit
+# stay within this many cores of it (a little bookkeeping runs beside the kernels).
+THREADS_SLACK_CORES = 0.25
 
 
 class BackendMismatchError(RuntimeError):
@@ -50,13 +53,15 @@ def run_benchmark(
     *,
     repeat: dict[str, Any] | None = None,
     tuning: dict[str, Any] | None = None,
+    invocation: str | None = None,
     speed_extras: bool = True,
 ) -> dict[str, Any]:
     """Run the documented workflow under `config` and return the result record.
 
-    `repeat` (group id, index, count) and `tuning` (the search that chose a tuned profile's
-    settings) are recorded as given. `speed_extras=False` skips the prediction benchmark and
-    the matmul peak probe (for trials that only compare training speed).
+    `repeat` (group id, index, count, interleaved), `tuning` (the search that chose a tuned
+    profile's settings) and `invocation` (the id shared by every run of one `nox -s bench`)
+    are recorded as given. `speed_extras=False` skips the prediction benchmark and the full
+    GEMM probe (for trials that only compare training speed); a short one still checks threads.
     """
     support = backends.load(config.backend)
     check_backend(config, support)
@@ -96,6 +101,7 @@ def run_benchmark(
         support.synchronize(model)
 
     epoch_timer = timing.EpochTimer(sync, print_line=log)
+    fit_cpu_started = gemm_probe.cpu_seconds()
     history, fit_seconds = timing.time_call(
         lambda: train.fit(
             model,
@@ -106,6 +112,7 @@ def run_benchmark(
         ),
         sync,
     )
+    fit_busy_cores = (gemm_probe.cpu_seconds() - fit_cpu_started) / fit_seconds
     (test_loss, test_accuracy), evaluate_seconds = timing.time_call(
         lambda: train.evaluate(model, prepared, batch_size=config.predict_batch_size), sync
     )
@@ -133,10 +140,25 @@ def run_benchmark(
 
     samples_per_epoch = len(prepared.x_train)
     epochs_summary = timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch)
-    peak = roofline.measure_matmul_peak(support.block_until_ready) if speed_extras else None
-    roofline_figures = roofline.roofline_record(
-        epochs_summary["steady_epoch_seconds"], samples_per_epoch, peak
+    framework_gemm = gemm_probe.gemm_rates(
+        keras.ops.matmul,
+        keras.ops.convert_to_tensor,
+        support.block_until_ready,
+        # A training trial only needs the busy cores of a short square run.
+        **({} if speed_extras else {"repeats": 2, "seconds_per_repeat": 0.1}),
     )
+    roofline_figures = roofline.roofline_record(
+        epochs_summary["steady_epoch_seconds"],
+        samples_per_epoch,
+        framework_gemm if speed_extras else None,
+    )
+    threads = threads_record(config.threads, framework_gemm["busy_cores"], fit_busy_cores)
+    if threads["in_effect"] is False:
+        log(
+            f"warning: --threads {config.threads} did not take effect: "
+            f"{threads['busy_cores_gemm']:.2f} cores busy in the GEMM probe, "
+            f"{threads['busy_cores_fit']:.2f} during fit"
+        )
     timings = {
         # From the process start (interpreter and framework imports included) to here.
         "process_wall_seconds": time.time() - psutil.Process().create_time(),
@@ -182,15 +204,16 @@ def run_benchmark(
         },
         "machine": machine_info(),
         "git": git_info(),
-        "command": sys.argv,
-        "settings": speed_settings(config, model, support),
+        "command": portable_command(sys.argv),
+        "invocation": {"id": invocation},
+        "settings": speed_settings(config, model, support, threads),
         "memory": {
             # ru_maxrss is in KiB on Linux.
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "peak_gpu_mib": _mib(support.peak_gpu_memory_bytes()),
         },
         "roofline": roofline_figures,
-        "repeat": repeat or {"group": None, "index": 0, "count": 1},
+        "repeat": repeat or {"group": None, "index": 0, "count": 1, "interleaved": False},
         "tuning": tuning,
         "timings": timings,
         "metrics": {
@@ -204,19 +227,49 @@ def run_benchmark(
     }
 
 
-def speed_settings(config: RunConfig, model: keras.Model, support) -> dict[str, Any]:
+def threads_record(
+    requested: int | None, busy_cores_gemm: float, busy_cores_fit: float
+) -> dict[str, Any]:
+    """The thread limit asked for, the cores the process may use, and what it really used.
+
+    `in_effect` (None without a limit): both measured busy-core figures stay within
+    THREADS_SLACK_CORES of the limit. A limit that is not in effect is never declared as one.
+    """
+    in_effect = None
+    if requested is not None:
+        in_effect = max(busy_cores_gemm, busy_cores_fit) <= requested + THREADS_SLACK_CORES
+    return {
+        "requested": requested,
+        "cpu_affinity": backends.cpu_affinity(),
+        "busy_cores_gemm": busy_cores_gemm,
+        "busy_cores_fit": busy_cores_fit,
+        "in_effect": in_effect,
+    }
+
+
+def speed_settings(
+    config: RunConfig, model: keras.Model, support, threads: dict[str, Any]
+) -> dict[str, Any]:
     """The settings that decide speed, as asked for and as the frameworks resolved them."""
     return {
         "profile": config.profile,
         "jit_compile_requested": config.jit_compile,
         "jit_compile_resolved": bool(model.jit_compile),
         "steps_per_execution": model.steps_per_execution,
-        "threads_requested": config.threads,
+        "threads": threads,
         "tf32_requested": config.tf32,
         "dtype_policy": keras.config.dtype_policy().name,
         "framework": support.speed_settings(),
         "environment": {name: os.environ.get(name) for name in backends.SPEED_ENV_VARS},
     }
+
+
+def portable_command(argv: list[str]) -> list[str]:
+    """The run's command line without this checkout's paths: `-m bench.run` and its options."""
+    command = ["python", "-m", "bench.run", *argv[1:]]
+    if "--tuning-record" in command:  # a temporary file of the suite's
+        command[command.index("--tuning-record") + 1] = "<tuning record>"
+    return command
 
 
 def _mib(num_bytes: int | None) -> float | None:

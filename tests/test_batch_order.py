@@ -1,6 +1,6 @@
 import numpy as np
 
-from bench.parity_training import BATCH_SIZE, train_in_order
+from bench.parity.training import BATCH_SIZE, train_in_order
 from digitrec_core.batch_order import epoch_permutation
 from digitrec_core.preprocess import Prepared
 

@@ -80,14 +80,21 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert settings["steps_per_execution"] == 1 and settings["dtype_policy"] == "float32"
     assert settings["environment"]["CUDA_VISIBLE_DEVICES"] == ""
     assert result["memory"]["peak_rss_mib"] > 50 and result["memory"]["peak_gpu_mib"] is None
-    assert result["repeat"] == {"group": None, "index": 0, "count": 1} and result["tuning"] is None
+    assert result["repeat"] == {"group": None, "index": 0, "count": 1, "interleaved": False}
+    assert result["tuning"] is None and result["invocation"] == {"id": None}
+    threads = settings["threads"]
+    assert threads["requested"] is None and threads["in_effect"] is None
+    assert threads["busy_cores_fit"] > 0 and threads["busy_cores_gemm"] > 0
+    assert result["command"][:3] == ["python", "-m", "bench.run"]
+    assert not [arg for arg in result["command"] if arg.endswith("run.py")]
 
     roofline = result["roofline"]
     assert roofline["flops_per_epoch"] == 507_392 * 600
     assert roofline["achieved_gflops"] == pytest.approx(
         roofline["flops_per_epoch"] / timings["steady_epoch_seconds"] / 1e9
     )
-    assert roofline["peak_square_gflops"] > 0 and roofline["percent_of_square_peak"] > 0
+    gemm = roofline["framework_gemm"]
+    assert gemm["square_gflops"] > 0 and gemm["model_shapes_gflops"] > 0
 
     metrics = result["metrics"]
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["accuracy"]) == 3
@@ -146,10 +153,25 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
     assert result["tuning"] == record
     assert result["settings"]["profile"] == result["config"]["profile"] == "tuned"
     assert result["settings"]["jit_compile_resolved"] is False
-    assert result["settings"]["threads_requested"] == 1
-    assert result["repeat"] == {"group": "g1", "index": 1, "count": 3}
+    assert result["repeat"] == {"group": "g1", "index": 1, "count": 3, "interleaved": False}
+    assert result["command"][result["command"].index("--tuning-record") + 1] == "<tuning record>"
     assert "predict_path" not in result["timings"]
-    assert result["roofline"]["peak_square_gflops"] is None  # a training trial skips the probe
+    assert result["roofline"]["framework_gemm"] is None  # a training trial skips the full probe
+    # One thread asked for, and measured: on every backend (JAX included) the process kept
+    # about one core busy, in its GEMMs and in fit.
+    threads = result["settings"]["threads"]
+    assert threads["requested"] == 1 and threads["in_effect"] is True, threads
+    assert threads["busy_cores_gemm"] < 1.25 and threads["busy_cores_fit"] < 1.25
+    assert len(threads["cpu_affinity"]) == 1
+
+
+def test_a_thread_limit_is_declared_only_when_the_measurement_confirms_it():
+    from bench.workflow import threads_record
+
+    assert threads_record(1, 1.01, 1.05)["in_effect"] is True
+    assert threads_record(1, 1.95, 1.02)["in_effect"] is False  # the GEMMs used two cores
+    assert threads_record(1, 1.0, 1.6)["in_effect"] is False  # so did fit
+    assert threads_record(None, 1.95, 1.6)["in_effect"] is None
 
 
 def test_missing_data_dir_fails_with_a_clear_message(tmp_path):

@@ -12,12 +12,17 @@ def option(args: list[str], name: str) -> str | None:
 
 
 class FakeRuns:
-    """Stands in for bench.run processes: records the calls, writes trial results."""
+    """Stands in for bench.run processes: records the calls, writes trial results.
 
-    def __init__(self, steady_by_settings=None, failing=()):
+    `busy_cores` maps settings to the cores a trial keeps busy during fit (default 1.0 with a
+    thread limit, else 1.9): a limit that does not hold shows more than it allows.
+    """
+
+    def __init__(self, steady_by_settings=None, failing=(), busy_cores=None):
         self.calls: list[list[str]] = []
         self.steady_by_settings = steady_by_settings or {}
         self.failing = failing
+        self.busy_cores = busy_cores or {}
 
     def __call__(self, args, log):
         self.calls.append(args)
@@ -36,8 +41,36 @@ class FakeRuns:
                 "first_epoch_seconds": 2 * steady,
                 "fit_seconds": 4 * steady,
             }
-            Path(out).write_text(json.dumps({"timings": timings}))
+            threads = key[2]
+            busy = self.busy_cores.get(key, 1.0 if threads else 1.9)
+            in_effect = None if threads is None else busy <= int(threads) + 0.25
+            settings = {"threads": {"busy_cores_fit": busy, "in_effect": in_effect}}
+            Path(out).write_text(json.dumps({"timings": timings, "settings": settings}))
         return True
+
+
+class FakeHost:
+    """Stands in for the neutral GEMM probe: a host whose speed a test can change."""
+
+    def __init__(self, gflops: float = 480.0):
+        self.gflops = gflops
+        self.calls = 0
+
+    def __call__(self, **options):
+        self.calls += 1
+        return {
+            "library": "numpy",
+            "square_gflops": self.gflops,
+            "model_shapes_gflops": self.gflops / 3,
+            "busy_cores": 1.98,
+        }
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch) -> FakeHost:
+    fake = FakeHost()
+    monkeypatch.setattr(suite.gemm_probe, "neutral_probe", fake)
+    return fake
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -149,6 +182,95 @@ def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_
     monkeypatch.setattr(suite, "SEARCH_EPOCHS", suite.SEARCH_EPOCHS + 1)  # the key changes
     assert suite.main(args) == 0
     assert len(fake.calls) == 3 * searches + 4
+
+
+def tuned_args(tmp_path, *extra):
+    return ["--backend", "jax", "--repeats", "1", "--profiles", "tuned",
+            "--results-dir", str(tmp_path), *extra]  # fmt: skip
+
+
+def test_default_and_tuned_runs_are_interleaved_and_share_the_invocation(monkeypatch, tmp_path):
+    fake = FakeRuns()
+    monkeypatch.setattr(suite, "run_once", fake)
+    args = ["--backend", "torch", "--repeats", "3", "--results-dir", str(tmp_path)]
+    assert suite.main([*args, "--invocation", "inv-1"]) == 0
+    runs = [c for c in fake.calls if option(c, "--profile")]
+    assert [option(c, "--profile") for c in runs] == ["default", "tuned"] * 3
+    assert [option(c, "--seed") for c in runs] == ["0", "0", "1", "1", "2", "2"]
+    assert all("--interleaved" in c for c in runs)
+    assert {option(c, "--invocation") for c in fake.calls} == {"inv-1"}
+
+
+def test_one_profile_alone_is_not_marked_interleaved(monkeypatch, tmp_path):
+    fake = FakeRuns()
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.main(["--backend", "jax", "--repeats", "2", "--profiles", "default",
+                       "--results-dir", str(tmp_path)]) == 0  # fmt: skip
+    assert not [c for c in fake.calls if "--interleaved" in c]
+
+
+def test_the_neutral_probe_runs_at_the_start_and_the_end(monkeypatch, tmp_path, host):
+    monkeypatch.setattr(suite, "run_once", FakeRuns())
+    assert suite.main(tuned_args(tmp_path, "--invocation", "inv-7")) == 0
+    assert host.calls == 2
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "probes").glob("*/*.json"))]
+    assert sorted(r["phase"] for r in records) == ["end", "start"]
+    assert {r["invocation"] for r in records} == {"inv-7"}
+    assert {r["probe"]["square_gflops"] for r in records} == {480.0}
+    assert all(r["machine"]["fingerprint"] for r in records)
+
+
+def test_a_thread_limit_that_does_not_take_effect_is_never_chosen(monkeypatch):
+    # The fastest candidate asks for one thread, but its trial kept 1.9 cores busy.
+    fake = FakeRuns({("true", "32", "1"): 0.1}, busy_cores={("true", "32", "1"): 1.9})
+    monkeypatch.setattr(suite, "run_once", fake)
+    record = suite.search("jax", [], log=lambda line: None)
+    assert record["chosen"]["threads"] is None
+    [pinned] = [c for c in record["candidates"] if c["settings"]["threads"] == 1]
+    assert pinned["steady_epoch_seconds"] is None
+    assert "did not take effect (1.90 cores busy during fit)" in pinned["error"]
+
+
+def test_a_thread_limit_that_holds_can_be_chosen(monkeypatch):
+    fake = FakeRuns({("true", "32", "1"): 0.1})
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.search("jax", [], log=lambda line: None)["chosen"]["threads"] == 1
+
+
+def test_the_cache_is_not_reused_on_a_host_of_another_speed(monkeypatch, tmp_path, host):
+    fake = FakeRuns()
+    monkeypatch.setattr(suite, "run_once", fake)
+    searches = len(suite.SEARCH_SPACE["jax"])
+    assert suite.main(tuned_args(tmp_path)) == 0
+    host.gflops = 480 * 1.08  # within 10%: the same host speed
+    assert suite.main(tuned_args(tmp_path)) == 0
+    assert len(fake.calls) == searches + 2
+    host.gflops = 180.0  # the slower host seen under the same CPU name
+    assert suite.main(tuned_args(tmp_path)) == 0
+    assert len(fake.calls) == 2 * searches + 3
+
+
+def test_the_cache_is_keyed_on_what_runs_do_not_where_files_go(monkeypatch, tmp_path):
+    fake = FakeRuns()
+    monkeypatch.setattr(suite, "run_once", fake)
+    searches = len(suite.SEARCH_SPACE["jax"])
+    assert suite.main(tuned_args(tmp_path, "--data-dir", "a")) == 0
+    assert suite.main(tuned_args(tmp_path, "--data-dir", "b", "--invocation", "x")) == 0
+    assert len(fake.calls) == searches + 2  # another folder, another invocation: reused
+    assert suite.main(tuned_args(tmp_path, "--batch-size", "256")) == 0
+    assert len(fake.calls) == 2 * searches + 3  # another batch size: searched again
+
+
+def test_an_unreadable_cache_is_searched_again_with_a_warning(monkeypatch, tmp_path, capsys):
+    fake = FakeRuns()
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.main(tuned_args(tmp_path)) == 0
+    [cache] = (tmp_path / "tuning").glob("*/jax-cpu.json")
+    cache.write_text('{"chosen": ')
+    assert suite.main(tuned_args(tmp_path)) == 0
+    assert len(fake.calls) == 2 * (len(suite.SEARCH_SPACE["jax"]) + 1)
+    assert "is unreadable" in capsys.readouterr().out
+    assert json.loads(cache.read_text())["chosen"]
 
 
 @pytest.mark.slow
