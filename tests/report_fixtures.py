@@ -1,4 +1,4 @@
-"""Fake but realistic result files (schema version 1) for the report tests."""
+"""Fake but realistic result files (the current schema version) for the report tests."""
 
 import hashlib
 import statistics
@@ -35,6 +35,7 @@ GPU_MACHINE = {
     "gpus": [{"name": "NVIDIA A100-SXM4-40GB", "driver": "550.54.15", "memory_mib": 40960}],
 }
 FRAMEWORKS = {"tensorflow": "2.21.0", "jax": "0.10.2", "torch": "2.13.0"}
+INVOCATION = "20260301T120000Z-abc123"
 
 
 def mnist_labels(count: int, seed: int) -> np.ndarray:
@@ -210,11 +211,15 @@ def make_group(
     group: str | None = None,
     quick: bool = False,
     noisy_runs: tuple[int, ...] = (),
+    invocation: str | None = INVOCATION,
+    interleaved: bool = True,
+    framework_gemm: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
 
     The runs numbered in `noisy_runs` flag their own epochs as noisy.
     """
+    framework_gemm = framework_gemm or {"model_shapes_gflops": 100.0, "square_gflops": 150.0}
     group = group or f"{backend}-{profile}-{created_utc:%H%M%S}"
     runs = []
     for index, steady in enumerate(steady_seconds):
@@ -226,7 +231,13 @@ def make_group(
         )
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)
-        result["repeat"] = {"group": group, "index": index, "count": len(steady_seconds)}
+        result["repeat"] = {
+            "group": group,
+            "index": index,
+            "count": len(steady_seconds),
+            "interleaved": interleaved,
+        }
+        result["invocation"] = {"id": invocation}
         timings = result["timings"]
         epochs = result["config"]["epochs"]
         timings["epoch_seconds"] = [timings["first_epoch_seconds"]] + [steady] * (epochs - 1)
@@ -245,7 +256,7 @@ def make_group(
         result["memory"] = {"peak_rss_mib": 600.0 + index, "peak_gpu_mib": None}
         result["roofline"] = {
             "achieved_gflops": 30.4 / steady,
-            "percent_of_square_peak": 30.4 / steady / 150 * 100,
+            "framework_gemm": dict(framework_gemm),
         }
         tuned = profile == "tuned"
         result["settings"] = {
@@ -253,7 +264,13 @@ def make_group(
             "jit_compile_requested": False if tuned else "auto",
             "jit_compile_resolved": False,
             "steps_per_execution": 32 if tuned else 1,
-            "threads_requested": None,
+            "threads": {
+                "requested": None,
+                "cpu_affinity": [0, 1],
+                "busy_cores_gemm": 1.9,
+                "busy_cores_fit": 1.4,
+                "in_effect": None,
+            },
             "dtype_policy": "float32",
             "framework": {"intra_op_threads": 2},
             "environment": {"CUDA_VISIBLE_DEVICES": "", "XLA_FLAGS": None},
@@ -279,3 +296,32 @@ def make_group(
             }
         runs.append(result)
     return runs
+
+
+def write_probe(
+    results_dir: Path,
+    *,
+    invocation: str,
+    square_gflops: float,
+    phase: str = "start",
+    machine: dict[str, Any] = MACHINE,
+    backend: str = "jax",
+) -> Path:
+    """A neutral GEMM probe record as bench.suite writes it."""
+    record = {
+        "check": "neutral-gemm-probe",
+        "invocation": invocation,
+        "phase": phase,
+        "suite_backend": backend,
+        "created_utc": "2026-03-01T11:59:00+00:00",
+        "machine": dict(machine),
+        "git": {"commit": None, "dirty": None},
+        "probe": {
+            "library": "numpy",
+            "model_shapes_gflops": square_gflops / 3,
+            "square_gflops": square_gflops,
+            "busy_cores": 1.98,
+        },
+    }
+    name = f"{invocation}-{backend}-{phase}.json"
+    return write_result(record, Path(results_dir, "probes", machine["id"], name))

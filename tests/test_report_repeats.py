@@ -9,7 +9,7 @@ import pytest
 
 from bench.report import build_report, figures, markdown, speed
 from bench.report.collect import add_labels, collect_runs, select_latest
-from bench.stats import describe
+from bench.stats import compare_speed, describe
 from tests.report_fixtures import make_group, write_run
 from tests.test_report import markdown_rows, section
 
@@ -17,7 +17,7 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STEADY = {
     ("tensorflow", "default"): [1.20, 1.25, 1.22],
     ("tensorflow", "tuned"): [0.80, 0.82, 0.81],
-    ("jax", "default"): [0.40, 0.55, 0.41],  # CV about 19%: noisy
+    ("jax", "default"): [0.40, 0.55, 0.41],  # its 95% interval is far wider than ±5%: noisy
     ("jax", "tuned"): [0.30, 0.31, 0.30],
     ("torch", "default"): [1.10, 1.12, 1.11],
     ("torch", "tuned"): [1.00, 1.02, 0.99],
@@ -94,7 +94,9 @@ def test_summary_statistics_are_those_of_describe(report):
         assert rows[key]["IQR s"] == f"{stats['iqr']:.3f}"
         assert rows[key]["CV"].startswith(f"{stats['cv']:.1%}")
         achieved = describe([30.4 / seconds for seconds in steady])["median"]
-        assert rows[key]["GFLOP/s (% of peak)"].startswith(f"{achieved:.1f} (")
+        # One peak for the invocation: the highest probe rate (the fixtures' 150 at 2048²).
+        percent = achieved / 150 * 100
+        assert rows[key]["GFLOP/s (% of peak)"] == f"{achieved:.1f} ({percent:.0f}%)"
     assert rows[("tensorflow", "default")]["test accuracy"] == "0.9760 (0.9750 to 0.9770)"
     assert rows[("tensorflow", "default")]["peak RSS MiB"] == "601"
     assert "peak GPU MiB" not in section(report, "Summary")  # no run measured one
@@ -102,17 +104,20 @@ def test_summary_statistics_are_those_of_describe(report):
 
 def test_a_noisy_group_is_flagged_and_a_steady_one_is_not(report):
     rows = summary_rows(report)
-    assert rows[("jax", "default")]["CV"].endswith("% ⚠ noisy")
-    assert "noisy" not in rows[("torch", "default")]["CV"]
-    assert "noisy" not in rows[("jax", "tuned")]["CV"]
-    assert "**Noisy:** jax/cpu · default: steady epoch varies by" in report
-    assert "torch/cpu · default: steady epoch varies" not in report
+    assert describe(STEADY[("jax", "default")])["noisy"]
+    assert not describe(STEADY[("torch", "default")])["noisy"]
+    for key, steady in STEADY.items():
+        assert rows[key]["CV"].split(";")[0].endswith("⚠ noisy") == describe(steady)["noisy"]
+    resolution = describe(STEADY[("jax", "default")])["resolution"]
+    expected = f"across its 3 runs is ±{resolution:.1%}, wider than ±5%"
+    assert f"jax/cpu · default: the 95% interval of its steady epoch {expected}" in report
+    assert "torch/cpu · default: the 95% interval" not in report
 
 
 def test_a_run_with_noisy_epochs_is_flagged(report):
     backend, profile, index = NOISY_RUN
     assert summary_rows(report)[(backend, profile)]["CV"].endswith("; ⚠ 1 noisy run")
-    assert re.search(rf"torch/cpu · tuned: epochs within run\(s\) \S+-tuned-{index} vary", report)
+    assert re.search(rf"torch/cpu · tuned: within run\(s\) \S+-tuned-{index}, the steady", report)
 
 
 def test_default_and_tuned_side_by_side_with_the_speedup(report):
@@ -123,9 +128,14 @@ def test_default_and_tuned_side_by_side_with_the_speedup(report):
         tuned = describe(STEADY[(backend, "tuned")])["median"]
         assert row["default steady epoch s"] == f"{default:.3f}"
         assert row["tuned steady epoch s"] == f"{tuned:.3f}"
-        noisy = " ⚠ noisy" if backend == "jax" else ""  # jax's default group is noisy
-        assert row["speed-up"] == f"{default / tuned:.2f}x{noisy}"
-    assert rows["tensorflow"]["speed-up"] == f"{1.22 / 0.81:.2f}x"
+        # Interleaved runs of one invocation: paired by repeat, ratio of geometric means.
+        found = compare_speed(STEADY[(backend, "default")], STEADY[(backend, "tuned")], paired=True)
+        assert row["speed-up"] == f"{found['ratio']:.2f}x"
+        assert row["95% CI"] == f"{found['ci95'][0]:.2f} to {found['ci95'][1]:.2f}"
+        assert row["verdict"] == f"{found['outcome']} (paired)"
+        assert row["runs"] == "3 / 3"
+    assert rows["tensorflow"]["verdict"] == "FASTER (paired)"  # 1.51x, tight: a real speed-up
+    assert rows["jax"]["verdict"] == "INCONCLUSIVE (paired)"  # its default group is noisy
     assert rows["tensorflow"]["tuned accuracy"] == "0.9760 (0.9750 to 0.9770)"
     assert rows["tensorflow"]["tuned settings"] == (
         "jit_compile=False, steps_per_execution=32, threads=default"
@@ -160,6 +170,7 @@ def test_declared_settings_show_asked_and_resolved(report):
     assert rows[("tensorflow", "default")]["jit_compile asked → resolved"] == "auto → False"
     assert rows[("jax", "default")]["environment"] == "CUDA_VISIBLE_DEVICES=''"
     assert rows[("jax", "default")]["framework reports"] == "intra_op_threads=2"
+    assert rows[("jax", "default")]["threads"] == "default (1.40 cores busy in fit)"
 
 
 def test_details_list_each_run_of_the_group(report):
@@ -186,7 +197,7 @@ def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
 
 
 def parity_verdict(shift: float) -> dict:
-    from bench.parity_stats import (
+    from bench.parity.checks import (
         lockstep_verdict,
         predict_everywhere_verdict,
         statistical_verdict,
@@ -200,6 +211,7 @@ def parity_verdict(shift: float) -> dict:
         "jax": [0.977, 0.976, 0.976],
         "torch": [0.976 + shift, 0.977 + shift, 0.975 + shift],
     }
+    by_seed = {backend: dict(enumerate(values)) for backend, values in samples.items()}
     outputs = {b: {"probabilities": probabilities, "weights": weights} for b in samples}
     divergence = [
         {
@@ -212,14 +224,17 @@ def parity_verdict(shift: float) -> dict:
         for e in (1, 2, 3)
     ]
     matrix = np.diag([98] * 10)
+    statistical = statistical_verdict(by_seed, 0.004)
     return {
         "check": "parity",
         "backends": list(samples),
         "created_utc": "2026-03-02T10:00:00+00:00",
         "machine": {"id": "test-machine-2c"},
+        "session": "20260302T095000Z-aaaaaa",
+        "config": {"seeds": 3, "epochs": 10},
         "tolerances": {"accuracy": 0.004, "lockstep": 1e-5, "predict": 1e-5},
         "same_start": {"passed": True, "initial_weights_sha256": {}},
-        "statistical": {**statistical_verdict(samples, 0.004), "samples": samples, "epochs": 10},
+        "statistical": {**statistical, "epochs": 10},
         "lockstep": {**lockstep_verdict(outputs, 1e-5), "divergence": divergence},
         "predict_everywhere": predict_everywhere_verdict(
             "tensorflow", {b: probabilities for b in samples}, probabilities.argmax(1)
@@ -228,7 +243,8 @@ def parity_verdict(shift: float) -> dict:
             "tensorflow": matrix.tolist(),
             "jax": (matrix + np.eye(10)).tolist(),
         },
-        "passed": shift == 0,
+        "outcome": statistical["outcome"],
+        "passed": statistical["passed"],
     }
 
 
@@ -252,13 +268,14 @@ def test_parity_section_shows_the_benchmark_verdict_and_the_latest_parity_run(tm
     warnings = []
     report = build_report(tmp_path, warn=warnings.append).read_text()
     parity = section(report, "Accuracy parity")
-    assert "**These benchmark runs**" in parity and "default profile" in parity
-    assert "**PASS**: largest difference +0.0000 (tensorflow vs jax)" in parity
+    # Both backends' runs have seeds 0, 1, 2 and accuracies 0.975, 0.976, 0.977: identical.
+    assert "**These benchmark runs**" in parity and "paired by seed" in parity
+    assert "default profile, paired by seed): **PASS**" in parity
     latest = report[report.index("### `nox -s parity` on `test-machine-2c`") :]
     assert latest.startswith("### `nox -s parity` on `test-machine-2c`: **FAIL**")
-    assert (
-        "- Statistical: **FAIL**: tensorflow vs torch: mean accuracy differs by -0.0100" in latest
-    )
+    assert "session `20260302T095000Z-aaaaaa`, 3 seeds" in latest
+    assert "- Statistical: **FAIL**: paired mean accuracy differences" in latest
+    assert "tensorflow vs torch: -0.0100 [-0.0100, -0.0100] FAIL" in latest
     assert "- Lockstep: **PASS**" in latest and "- Predict everywhere: **PASS**" in latest
     for name in ("parity_seeds", "parity_lockstep", "parity_confusion_difference"):
         assert (tmp_path / "figures" / f"{name}_test-machine-2c.png").read_bytes()[:4] == b"\x89PNG"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import figures as plots
-from bench.report import micro, parity
+from bench.report import micro, parity, probes, selfchecks
 from bench.report.collect import (
     add_labels,
     collect_runs,
@@ -52,6 +52,12 @@ def build_report(
     """
     results_dir = Path(results_dir)
     out = Path(out) if out is not None else results_dir / "report.md"
+    other_skipped: list[str] = []
+
+    def warn_and_list(message: str) -> None:
+        other_skipped.append(message.removeprefix("skipped "))
+        warn(message)
+
     collection = collect_runs(results_dir)
     for skipped in collection.skipped:
         warn(f"skipped {skipped.path}: {skipped.reason}")
@@ -68,21 +74,40 @@ def build_report(
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent)
-    verdicts = parity.latest_verdicts(results_dir, warn)
+    verdicts = parity.latest_verdicts(results_dir, warn_and_list)
+    host_probes = probes.load_probes(results_dir, warn_and_list)
+    peaks = {
+        row.repeat_group: probes.group_peak(row, collection.runs, host_probes)[0]
+        for row in main.itertuples()
+    }
+    host_notes = [
+        note
+        for _, groups in main.groupby("machine", sort=False)
+        for note in probes.host_speed_notes(groups, host_probes)
+    ]
 
     def link(path: Path) -> str:
         written.add(path)
         return relative(path, out.parent)
 
     parity_links = {m: parity.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    micro_section = micro.render(micro.latest_micro(results_dir, warn_and_list))
     text = render(
         main=main,
         aside=aside,
         runs_found=len(collection.runs),
         skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
+        other_skipped=other_skipped,
         figures=figures,
+        peaks=peaks,
+        host_notes=host_notes,
+        probes=host_probes,
         parity_section=parity.render(main, verdicts, parity_links),
-        micro_section=micro.render(micro.latest_micro(results_dir, warn)),
+        roofline_section=probes.render(main, collection.runs, host_probes),
+        selfcheck_section=selfchecks.render(
+            selfchecks.latest_selfchecks(results_dir, warn_and_list)
+        ),
+        micro_section=micro_section,
         runs_dir=str(results_dir / "runs"),
         generated=now or datetime.now(UTC),
     )

@@ -1,5 +1,6 @@
 """Read the result files under a results folder and pick the runs the report compares."""
 
+import math
 import numbers
 import os
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ COLUMNS = {
     "framework_version": "versions.framework_version",
     "profile": "config.profile",
     "repeat_group": "repeat.group",
+    "invocation": "invocation.id",
 }
 REQUIRED_COLUMNS = [
     "run_id",
@@ -83,8 +85,31 @@ def lookup(result: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+def non_finite_key(value: Any, dotted: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in `value`; None if there is none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return dotted or "(the whole file)"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite_key(item, f"{dotted}.{key}" if dotted else str(key))
+        if found:
+            return found
+    return None
+
+
 def check_fields(result: dict[str, Any], path: Path) -> None:
-    """Raise ResultFileError unless `result` has the fields the report cannot do without."""
+    """Raise ResultFileError unless `result` has the fields the report cannot do without.
+
+    A NaN or infinite number anywhere (which digitrec never writes) makes the file unusable.
+    """
+    bad = non_finite_key(result)
+    if bad:
+        raise ResultFileError(f"{path}: {bad} is not a finite number; the file is damaged")
     for column in REQUIRED_COLUMNS:
         dotted = COLUMNS[column]
         try:
@@ -140,6 +165,9 @@ def runs_frame(results: list[dict[str, Any]], paths: list[Path]) -> pd.DataFrame
     # Older results have no profile or repeat group: each is then its own group of one.
     frame["profile"] = frame["profile"].fillna("default")
     frame["repeat_group"] = frame["repeat_group"].fillna(frame["run_id"])
+    frame["invocation"] = (
+        frame["invocation"].astype(object).where(frame["invocation"].notna(), None)
+    )
     for column in NUMERIC_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame["path"] = paths

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report import profiles as profile_tables
 from bench.report import speed, tables
 from bench.report.collect import get
+from bench.report.probes import Probes
 
 QUICK_NOTE = (
     "> **Quick runs** (`python -m bench.run --quick`, or a `--train-samples`/`--test-samples` "
@@ -39,25 +40,33 @@ def render(
     skipped: list[tuple[str, str]],
     figures: Figures,
     runs_dir: str,
+    other_skipped: list[str] = (),
+    peaks: dict[str, float | None] | None = None,
+    host_notes: list[str] = (),
+    probes: Probes | None = None,
     parity_section: str = "",
+    roofline_section: str = "",
+    selfcheck_section: str = "",
     micro_section: str = "",
     generated: datetime,
 ) -> str:
     """The whole report as Markdown text."""
     sections = [
         intro(runs_dir, generated),
-        summary(main, aside, runs_found, len(skipped)),
-        profiles(main),
+        summary(main, aside, runs_found, len(skipped) + len(other_skipped), peaks, host_notes),
+        profiles(main, probes),
         prediction(main),
         declared_settings(main),
+        roofline_section,
         parity_section,
+        selfcheck_section,
         learning_curves(figures),
         confusion_matrices(main, figures),
         details(main),
         the_data(figures),
         random_samples(figures),
         micro_section,
-        skipped_files(skipped),
+        skipped_files(skipped, other_skipped),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
 
@@ -76,10 +85,17 @@ def intro(runs_dir: str, generated: datetime) -> str:
     )
 
 
-def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: int) -> str:
+def summary(
+    main: pd.DataFrame,
+    aside: pd.DataFrame,
+    runs_found: int,
+    skipped: int,
+    peaks: dict[str, float | None] | None = None,
+    host_notes: list[str] = (),
+) -> str:
     """The summary table across repeats, noisy flags, the accuracy spread, quick runs apart."""
     used = len(main) + len(aside)
-    main_table, notes = speed.summary_table(main)
+    main_table, notes = speed.summary_table(main, peaks)
     parts = [
         "## Summary",
         f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
@@ -87,13 +103,15 @@ def summary(main: pd.DataFrame, aside: pd.DataFrame, runs_found: int, skipped: i
         + ". For each machine, backend, device, mode (full or quick) and profile the report "
         f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
         "medians across a group's runs (each in a fresh process, repeat i with seed i); *IQR* "
-        "and *CV* are the spread of the steady epoch across them, and a CV above 10% is "
-        "flagged noisy, as is a run whose own epochs vary by more than 10%. *compile s* is "
-        "first epoch minus steady epoch; *GFLOP/s*, where runs measured it, is the training "
-        "FLOPs of an epoch over the steady epoch, with its % of the float32 matmul peak "
-        "measured at 2048² in the same run (README, Roofline).",
+        "and *CV* are the spread of the steady epoch across them. A group is flagged noisy "
+        "when the 95% interval of its steady epoch is wider than ±5%, the smallest difference "
+        "the report calls a speed-up, and so is a run whose own steady epochs are. *compile s* "
+        "is first epoch minus steady epoch; *GFLOP/s*, where runs measured it, is the training "
+        "FLOPs of an epoch over the steady epoch, with its % of the machine's GEMM peak in "
+        "that invocation (see Roofline and host speed).",
         main_table,
         *([f"**Noisy:** {' '.join(notes)}"] if notes else []),
+        *host_notes,
         accuracy_spread(main),
     ]
     if main["quick"].any() or len(aside):
@@ -122,11 +140,11 @@ def per_machine(main: pd.DataFrame, section: Callable[[pd.DataFrame], str | None
     return parts
 
 
-def profiles(main: pd.DataFrame) -> str:
+def profiles(main: pd.DataFrame, probes: Probes | None = None) -> str:
     """Default and tuned side by side per machine, and each tuning search."""
 
     def machine_part(groups: pd.DataFrame) -> str | None:
-        table = profile_tables.default_vs_tuned(groups)
+        table = profile_tables.default_vs_tuned(groups, probes)
         if table is None:
             return None
         tuned = groups[groups["profile"] == "tuned"].itertuples()
@@ -140,9 +158,11 @@ def profiles(main: pd.DataFrame) -> str:
         "*default* runs the documented workflow with Keras' defaults; *tuned* keeps the model, "
         "data and hyper-parameters and runs them with the settings a short search found "
         "fastest on this machine (README, Profiles). Speed-up = default / tuned steady epoch "
-        "(medians across each group's runs), flagged noisy when either median is. Below each "
-        "table, the search behind each tuned group, from its latest run; "
-        f"{profile_tables.CHOSEN} marks the settings chosen."
+        "(geometric means across each group's runs) with its 95% interval, paired run by run "
+        "where the suite interleaved the profiles; the verdict is FASTER or SLOWER only when "
+        "the interval excludes 1 and the effect is at least 5%, SAME when the whole interval "
+        "lies within 5%, INCONCLUSIVE otherwise. Below each table, the search behind each tuned "
+        f"group, from its latest run; {profile_tables.CHOSEN} marks the settings chosen."
     )
     return "\n\n".join(["## Default vs tuned", intro, *parts])
 
@@ -275,12 +295,19 @@ def random_samples(figures: Figures) -> str:
     return "\n\n".join(parts)
 
 
-def skipped_files(skipped: list[tuple[str, str]]) -> str:
-    """The result files that could not be read, and why."""
-    if not skipped:
+def skipped_files(skipped: list[tuple[str, str]], others: list[str] = ()) -> str:
+    """The result, verdict, probe and self-check files that could not be used, and why."""
+    if not skipped and not others:
         return ""
-    return (
-        "## Skipped files\n\n"
-        "These files are not readable digitrec results and were left out:\n\n"
-        + tables.skipped_table(skipped)
-    )
+    parts = ["## Skipped files"]
+    if skipped:
+        parts += [
+            "These files are not readable digitrec results and were left out:",
+            tables.skipped_table(skipped),
+        ]
+    if others:
+        parts += [
+            "These records could not be used and were left out:",
+            "\n".join(f"- {line}" for line in others),
+        ]
+    return "\n\n".join(parts)

@@ -8,61 +8,88 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.parity_stats import ACCURACY_TOLERANCE, statistical_verdict
+from bench.parity.checks import ACCURACY_TOLERANCE, statistical_verdict
 from bench.report import figures as plots
+from bench.report.collect import get
 from bench.report.speed import values
-from bench.report.tables import fmt, to_markdown
+from bench.report.tables import MISSING, fmt, to_markdown
+from bench.stats import MIN_SEEDS
 
+# Every key the section reads, so an incomplete verdict is skipped instead of crashing it.
 REQUIRED = (
-    "machine",
+    "machine.id",
     "created_utc",
     "backends",
-    "tolerances",
-    "same_start",
-    "statistical",
-    "lockstep",
-    "predict_everywhere",
-    "passed",
+    "tolerances.accuracy",
+    "tolerances.lockstep",
+    "same_start.passed",
+    "statistical.outcome",
+    "statistical.message",
+    "statistical.summaries",
+    "statistical.pairs",
+    "statistical.samples",
+    "statistical.epochs",
+    "lockstep.outcome",
+    "lockstep.message",
+    "lockstep.divergence",
+    "predict_everywhere.outcome",
+    "predict_everywhere.message",
+    "outcome",
 )
+PAIR_KEYS = ("pair", "mean_difference", "ci", "outcome")
+
+
+def check_verdict(record: Any) -> None:
+    """Raise ValueError naming the first key the section needs that `record` lacks."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, found {type(record).__name__}")
+    for dotted in REQUIRED:
+        if get(record, dotted) is None:
+            raise ValueError(f"missing {dotted!r}")
+    for pair in record["statistical"]["pairs"]:
+        missing = [key for key in PAIR_KEYS if not isinstance(pair, dict) or key not in pair]
+        if missing:
+            raise ValueError(f"a statistical pair lacks {missing}")
 
 
 def latest_verdicts(results_dir: Path, warn: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """The newest readable `nox -s parity` verdict of each machine, keyed by machine id."""
+    """The newest usable `nox -s parity` verdict of each machine, keyed by machine id."""
     verdicts = {}
     for path in sorted(Path(results_dir, "parity").glob("*/*-parity.json")):
         try:
-            record = json.loads(path.read_text())
-            missing = [key for key in REQUIRED if key not in record]
-            if missing:
-                raise KeyError(f"missing {missing}")
-            machine = record["machine"]["id"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            warn(f"skipped parity verdict {path}: {exc!r}")
+            record = json.loads(path.read_text(encoding="utf-8"))
+            check_verdict(record)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            warn(f"skipped parity verdict {path}: {exc}")
             continue
-        verdicts[machine] = {**record, "path": path}  # sorted by time: the last one wins
+        verdicts[record["machine"]["id"]] = {**record, "path": path}  # by time: the last wins
     return verdicts
 
 
-def verdict_word(passed: bool) -> str:
-    return "**PASS**" if passed else "**FAIL**"
+def verdict_word(outcome: str | bool) -> str:
+    """**PASS**, **FAIL** or **INCONCLUSIVE** (booleans: older verdicts)."""
+    if isinstance(outcome, bool):
+        outcome = "PASS" if outcome else "FAIL"
+    return f"**{outcome}**"
 
 
 def pairs_table(pairs: list[dict[str, Any]]) -> str:
+    """Each pair's paired mean difference, 90% TOST interval, verdict and seeds to decide."""
     frame = pd.DataFrame(
         {
             "pair": [p["pair"] for p in pairs],
-            "difference of means": [f"{p['difference']:+.4f}" for p in pairs],
-            "95% CI": [
-                "n/a" if p["ci95"] is None else f"{p['ci95'][0]:+.4f} to {p['ci95'][1]:+.4f}"
-                for p in pairs
-            ],
-            "verdict": [verdict_word(p["passed"]) for p in pairs],
+            "mean paired difference": [f"{p['mean_difference']:+.4f}" for p in pairs],
+            "paired sd": [fmt(p.get("sd"), ".4f") for p in pairs],
+            "90% CI (TOST)": [f"{p['ci'][0]:+.4f} to {p['ci'][1]:+.4f}" for p in pairs],
+            "verdict": [verdict_word(p["outcome"]) for p in pairs],
+            "seeds to decide": [fmt(p.get("seeds_to_decide")) for p in pairs],
         }
     )
-    return to_markdown(frame, ["difference of means", "95% CI"])
+    return to_markdown(frame, ["mean paired difference", "paired sd", "90% CI (TOST)"])
 
 
 def summaries_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """Per backend: seeds, mean accuracy, sd and the 95% interval of the mean."""
     frame = pd.DataFrame(
         {
             "backend": list(summaries),
@@ -70,7 +97,7 @@ def summaries_table(summaries: dict[str, dict[str, Any]]) -> str:
             "mean accuracy": [fmt(s["mean"], ".4f") for s in summaries.values()],
             "sd": [fmt(s["sd"], ".4f") for s in summaries.values()],
             "95% CI": [
-                "n/a" if s["ci95"] is None else f"{s['ci95'][0]:.4f} to {s['ci95'][1]:.4f}"
+                MISSING if s["ci95"] is None else f"{s['ci95'][0]:.4f} to {s['ci95'][1]:.4f}"
                 for s in summaries.values()
             ],
         }
@@ -78,21 +105,41 @@ def summaries_table(summaries: dict[str, dict[str, Any]]) -> str:
     return to_markdown(frame, ["seeds", "mean accuracy", "sd", "95% CI"])
 
 
+def accuracy_by_seed(group_runs: list[dict[str, Any]]) -> dict[int, float]:
+    """A group's test accuracy keyed by each run's seed (runs without either left out)."""
+    found = {}
+    for result in group_runs:
+        seed, accuracy = get(result, "config.seed"), values([result], "metrics.test_accuracy")
+        if isinstance(seed, int) and accuracy:
+            found[seed] = accuracy[0]
+    return found
+
+
 def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
-    """The statistical verdict on the benchmark's own default full runs (seeds 0..n-1)."""
+    """Paired TOST on the benchmark's own default full runs, paired by seed."""
     parts = []
     full = main[(main["profile"] == "default") & ~main["quick"]]
     for (machine, device), group in full.groupby(["machine", "device"], sort=False):
-        samples = {
-            row.backend: values(row.group_runs, "metrics.test_accuracy")
-            for row in group.itertuples()
-        }
-        if len(samples) < 2 or min(map(len, samples.values())) < 2:
+        by_backend = {row.backend: accuracy_by_seed(row.group_runs) for row in group.itertuples()}
+        if len(by_backend) < 2:
             continue
-        verdict = statistical_verdict(samples, ACCURACY_TOLERANCE)
+        common = sorted(set.intersection(*(set(seeds) for seeds in by_backend.values())))
+        heading = (
+            f"**These benchmark runs** (`{machine}`, {device}, default profile, paired by seed)"
+        )
+        if len(common) < MIN_SEEDS:
+            parts.append(
+                f"{heading}: no verdict: the backends share {len(common)} seed(s) "
+                f"({common}); the check needs at least {MIN_SEEDS} (nox -s bench -- --repeats "
+                f"{MIN_SEEDS} or more)."
+            )
+            continue
+        paired = {b: {seed: by_seed[seed] for seed in common} for b, by_seed in by_backend.items()}
+        verdict = statistical_verdict(paired, ACCURACY_TOLERANCE)
         parts += [
-            f"**These benchmark runs** (`{machine}`, {device}, default profile; one seed per "
-            f"repeat): {verdict_word(verdict['passed'])}: {verdict['message']}.",
+            f"{heading}: {verdict_word(verdict['outcome'])}. Seeds {common}; each seed starts "
+            "every backend from the same numpy initial weights, but batch order and dropout "
+            "are each backend's own, so the paired spread is wider than in `nox -s parity`.",
             summaries_table(verdict["summaries"]),
             pairs_table(verdict["pairs"]),
         ]
@@ -127,7 +174,14 @@ def draw(verdict: dict[str, Any], figures_dir: Path, link: Callable[[Path], str]
 
 def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict) -> str:
     """The "Accuracy parity" section."""
-    parts = ["## Accuracy parity"]
+    parts = [
+        "## Accuracy parity",
+        "Statistical verdicts are two one-sided tests (TOST) on paired seeds: a pair of "
+        f"backends is **PASS** when the 90% interval of its mean paired accuracy difference "
+        f"lies within ±{ACCURACY_TOLERANCE}, **FAIL** when it lies wholly beyond, and "
+        "**INCONCLUSIVE** otherwise, with the number of seeds that would likely decide it "
+        "(README, Accuracy parity).",
+    ]
     parts += bench_accuracy_parity(main)
     if not verdicts:
         parts.append("No `nox -s parity` verdict yet: run `nox -s parity` for the three checks.")
@@ -138,18 +192,24 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
             ("Predict everywhere", verdict["predict_everywhere"]),
         ]
         lines = "\n".join(
-            f"- {name}: {verdict_word(check['passed'])}: {check['message']}"
+            f"- {name}: {verdict_word(check['outcome'])}: {check['message']}"
             for name, check in checks
         )
         start = verdict["same_start"]
+        session = verdict.get("session")
+        config = verdict.get("config") or {}
         parts += [
-            f"### `nox -s parity` on `{machine}`: {verdict_word(verdict['passed'])}",
-            f"From `{verdict['created_utc'][:19]}` UTC, backends {', '.join(verdict['backends'])}. "
-            f"Initial weights identical on every backend: {'yes' if start['passed'] else 'NO'}.",
+            f"### `nox -s parity` on `{machine}`: {verdict_word(verdict['outcome'])}",
+            f"From `{verdict['created_utc'][:19]}` UTC, backends {', '.join(verdict['backends'])}"
+            + (f", session `{session}`" if session else "")
+            + (f", {config.get('seeds')} seeds" if config.get("seeds") else "")
+            + ". Initial weights identical on every backend: "
+            + ("yes" if start["passed"] else "NO")
+            + ".",
             lines,
             f"Statistical: {verdict['statistical']['epochs']} epochs per seed, numpy initial "
-            "weights and batch order, dropout on; tolerance on a difference of mean accuracy "
-            f"{verdict['tolerances']['accuracy']}.",
+            "weights and batch order, dropout on; equivalence margin on the mean paired "
+            f"accuracy difference ±{verdict['tolerances']['accuracy']}.",
             summaries_table(verdict["statistical"]["summaries"]),
             pairs_table(verdict["statistical"]["pairs"]),
         ]

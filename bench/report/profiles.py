@@ -5,8 +5,10 @@ from typing import Any
 import pandas as pd
 
 from bench.report.collect import get
-from bench.report.speed import NOISY, accuracy_cell, stats_of, values
+from bench.report.probes import HOST_SPEED_FLAG, Probes, comparable, invocation_of
+from bench.report.speed import accuracy_cell, stats_of, values
 from bench.report.tables import MISSING, fmt, to_markdown
+from bench.stats import compare_speed
 
 CHOSEN = "**✓**"
 
@@ -32,46 +34,85 @@ def median_cell(stats: dict[str, Any] | None) -> str:
     return fmt(None if stats is None else stats["median"], ".3f")
 
 
-def default_vs_tuned(selected: pd.DataFrame) -> str | None:
+def paired_by_repeat(default: Any, tuned: Any) -> bool:
+    """Whether run i of each profile ran side by side (bench.suite interleaves them)."""
+    runs = [*default.group_runs, *tuned.group_runs]
+    return (
+        len(default.group_runs) == len(tuned.group_runs)
+        and all(get(result, "repeat.interleaved") for result in runs)
+        and invocation_of(default) is not None
+        and invocation_of(default) == invocation_of(tuned)
+    )
+
+
+def steady_by_repeat(row: Any) -> list[float] | None:
+    """The group's steady epochs in repeat order; None if any run lacks one."""
+    ordered = sorted(row.group_runs, key=lambda result: get(result, "repeat.index") or 0)
+    steady = values(ordered, "timings.steady_epoch_seconds")
+    return steady if len(steady) == len(ordered) else None
+
+
+def speedup_cells(default: Any, tuned: Any, probes: Probes) -> dict[str, str]:
+    """The speed-up default / tuned with its 95% interval and verdict, or why there is none."""
+    if not comparable([default, tuned], probes):
+        return {"speed-up": MISSING, "95% CI": MISSING, "verdict": HOST_SPEED_FLAG}
+    paired = paired_by_repeat(default, tuned)
+    if paired:
+        baseline, candidate = steady_by_repeat(default), steady_by_repeat(tuned)
+    else:
+        baseline = values(default.group_runs, "timings.steady_epoch_seconds")
+        candidate = values(tuned.group_runs, "timings.steady_epoch_seconds")
+    if not baseline or not candidate:
+        return {"speed-up": MISSING, "95% CI": MISSING, "verdict": MISSING}
+    found = compare_speed(baseline, candidate, paired=paired)
+    ci = found["ci95"]
+    return {
+        "speed-up": f"{found['ratio']:.2f}x",
+        "95% CI": MISSING if ci is None else f"{ci[0]:.2f} to {ci[1]:.2f}",
+        "verdict": f"{found['outcome']} ({'paired' if paired else 'unpaired'})",
+    }
+
+
+def default_vs_tuned(selected: pd.DataFrame, probes: Probes | None = None) -> str | None:
     """Per backend (and device, mode) of one machine: default and tuned steady epochs.
 
-    The speed-up is flagged noisy when either profile's steady epoch is noisy across its runs.
+    The speed-up is default / tuned steady epoch with its 95% interval (bench.stats.ratio_ci,
+    paired by repeat when the runs were interleaved) and a verdict that needs significance
+    and at least a 5% effect; none where the two groups' hosts differ in speed.
     """
+    probes = probes or Probes()
     rows = []
     for (backend, device, quick), group in selected.groupby(
         ["backend", "device", "quick"], sort=False
     ):
         by_profile = {row.profile: row for row in group.itertuples()}
-        tuned = by_profile.get("tuned")
+        tuned, default = by_profile.get("tuned"), by_profile.get("default")
         if tuned is None:
             continue
-        default = by_profile.get("default")
         default_runs = default.group_runs if default is not None else []
         default_steady = stats_of(default_runs, "timings.steady_epoch_seconds")
         tuned_steady = stats_of(tuned.group_runs, "timings.steady_epoch_seconds")
-        if default_steady is None or tuned_steady is None:
-            speedup = MISSING
-        else:
-            speedup = f"{default_steady['median'] / tuned_steady['median']:.2f}x"
-            if default_steady["noisy"] or tuned_steady["noisy"]:
-                speedup += f" {NOISY}"
+        speedup = (
+            speedup_cells(default, tuned, probes)
+            if default is not None
+            else {"speed-up": MISSING, "95% CI": MISSING, "verdict": MISSING}
+        )
         rows.append({
             "backend": backend,
             "device": device,
             "mode": "**quick**" if quick else "full",
-            "default runs": str(len(default_runs)),
-            "tuned runs": str(len(tuned.group_runs)),
+            "runs": f"{len(default_runs)} / {len(tuned.group_runs)}",
             "default steady epoch s": median_cell(default_steady),
             "tuned steady epoch s": median_cell(tuned_steady),
-            "speed-up": speedup,
+            **speedup,
             "default accuracy": accuracy_cell(values(default_runs, "metrics.test_accuracy")),
             "tuned accuracy": accuracy_cell(values(tuned.group_runs, "metrics.test_accuracy")),
             "tuned settings": chosen_settings(tuned.result),
         })  # fmt: skip
     if not rows:
         return None
-    numeric = ["default runs", "tuned runs", "default steady epoch s", "tuned steady epoch s"]
-    return to_markdown(pd.DataFrame(rows), [*numeric, "speed-up"])
+    numeric = ["runs", "default steady epoch s", "tuned steady epoch s", "speed-up", "95% CI"]
+    return to_markdown(pd.DataFrame(rows), numeric)
 
 
 def tuning_candidates(row: Any) -> str | None:

@@ -1,21 +1,27 @@
 """Speed tables across repeats: the summary, prediction and declared settings."""
 
+import math
 from typing import Any
 
 import pandas as pd
 
 from bench.report.collect import get
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.stats import NOISY_CV, describe
+from bench.roofline import percent_of_peak
+from bench.stats import MIN_SPEED_EFFECT, describe
 
 NOISY = "⚠ noisy"
 GROUP_COLUMNS = ("backend", "device", "profile", "mode")
 
 
 def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
-    """The numeric values at `dotted` across a group's runs (missing ones left out)."""
+    """The finite numbers at `dotted` across a group's runs (missing ones left out)."""
     found = [get(result, dotted) for result in group_runs]
-    return [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
+    return [
+        float(v)
+        for v in found
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ]
 
 
 def stats_of(group_runs: list[dict[str, Any]], dotted: str) -> dict[str, Any] | None:
@@ -73,19 +79,26 @@ def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: list[str]
     notes = []
     if steady is not None and steady["noisy"]:
         notes.append(
-            f"{label}: steady epoch varies by {steady['cv']:.1%} (CV) across its "
-            f"{steady['count']} runs, above {NOISY_CV:.0%}."
+            f"{label}: the 95% interval of its steady epoch across its {steady['count']} runs "
+            f"is ±{steady['resolution']:.1%}, wider than ±{MIN_SPEED_EFFECT:.0%}, so it cannot "
+            "resolve a 5% difference on its own."
         )
     if noisy_runs:
         notes.append(
-            f"{label}: epochs within run(s) {', '.join(noisy_runs)} vary by more than "
-            f"{NOISY_CV:.0%} (CV)."
+            f"{label}: within run(s) {', '.join(noisy_runs)}, the steady epochs' own 95% "
+            f"interval is wider than ±{MIN_SPEED_EFFECT:.0%}."
         )
     return notes
 
 
-def summary_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
-    """One row per group with medians and spread across its runs; and the noisy notes."""
+def summary_table(
+    selected: pd.DataFrame, peaks: dict[str, float | None] | None = None
+) -> tuple[str, list[str]]:
+    """One row per group with medians and spread across its runs; and the noisy notes.
+
+    `peaks` maps a group's repeat group id to the GEMM peak its "% of peak" divides by.
+    """
+    peaks = peaks or {}
     rows, notes = [], []
     for row in selected.itertuples():
         runs = row.group_runs
@@ -93,7 +106,7 @@ def summary_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
         noisy_runs = [get(r, "run_id") for r in runs if get(r, "timings.steady_epoch_noisy")]
         notes += noisy_notes(row.label, steady, noisy_runs)
         achieved = median_of(runs, "roofline.achieved_gflops")
-        percent = median_of(runs, "roofline.percent_of_square_peak")
+        percent = percent_of_peak(achieved, peaks.get(row.repeat_group))
         rows.append({
             "machine": row.machine,
             **group_columns(row),
@@ -154,6 +167,19 @@ def prediction_table(selected: pd.DataFrame) -> str | None:
     return to_markdown(frame, [c for c in frame.columns if c not in names])
 
 
+def threads_cell(threads: Any) -> str:
+    """The thread limit as it took effect: declared only where the measurement confirms it."""
+    if not isinstance(threads, dict):
+        return MISSING
+    busy = fmt(threads.get("busy_cores_fit"), ".2f")
+    requested = threads.get("requested")
+    if requested is None:
+        return f"default ({busy} cores busy in fit)"
+    if threads.get("in_effect"):
+        return f"{requested} (in effect: {busy} cores busy in fit)"
+    return f"⚠ {requested} asked, NOT in effect ({busy} cores busy in fit)"
+
+
 def settings_table(selected: pd.DataFrame) -> str | None:
     """Per group: the declared settings that decide speed (from its latest run)."""
     rows = []
@@ -161,7 +187,6 @@ def settings_table(selected: pd.DataFrame) -> str | None:
         settings = get(row.result, "settings")
         if not isinstance(settings, dict):
             continue
-        threads = settings.get("threads_requested")
         framework = settings.get("framework") or {}
         environment = {
             k: v for k, v in (settings.get("environment") or {}).items() if v is not None
@@ -171,7 +196,7 @@ def settings_table(selected: pd.DataFrame) -> str | None:
             "jit_compile asked → resolved": f"{settings.get('jit_compile_requested')} → "
             f"{settings.get('jit_compile_resolved')}",
             "steps_per_execution": str(settings.get("steps_per_execution")),
-            "threads asked": "default" if threads is None else str(threads),
+            "threads": threads_cell(settings.get("threads")),
             "framework reports": ", ".join(f"{k}={v}" for k, v in framework.items()) or MISSING,
             "dtype policy": str(settings.get("dtype_policy")),
             "environment": ", ".join(f"{k}={v!r}" for k, v in environment.items()) or "none set",
