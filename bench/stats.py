@@ -5,7 +5,8 @@
 - `paired_tost`: equivalence of two backends' accuracies on paired seeds, two one-sided tests.
 - `tost_power`, `seeds_for_power`: how often TOST passes, and how many seeds it needs.
 - `ratio_ci`, `compare_speed`: a speed ratio with its interval, and FASTER / SLOWER / SAME /
-  INCONCLUSIVE from significance plus a minimum effect.
+  INCONCLUSIVE from significance plus a minimum effect; `faster_power`: how often it finds a
+  true speed-up.
 """
 
 import math
@@ -281,6 +282,31 @@ def ratio_ci(
         "paired": paired,
         "n": int(a.size) if paired else None,
     }
+
+
+def faster_power(
+    n: int, sd: float, true_ratio: float, min_effect: float = MIN_SPEED_EFFECT
+) -> float:
+    """Chance that `compare_speed` on `n` interleaved pairs calls a true `true_ratio` FASTER.
+
+    `sd` is the standard deviation of one pair's log ratio, taken as normal. FASTER needs the
+    mean log ratio above both the interval's half-width t·s/√n (significance) and
+    log(1 + min_effect) (the minimum effect); exact, integrated over the chi-square law of s
+    as in `tost_power`.
+    """
+    if n < 2:
+        return 0.0
+    sd, true_ratio = _positive(sd, "sd"), _positive(true_ratio, "true_ratio")
+    t = stats.t.ppf(0.975, n - 1)
+    root_n = math.sqrt(n)
+    se, truth, effect = sd / root_n, math.log(true_ratio), math.log1p(min_effect)
+
+    def faster_given_chi2(u: float) -> float:
+        threshold = max(t * sd * math.sqrt(u / (n - 1)) / root_n, effect)
+        return stats.norm.sf((threshold - truth) / se) * stats.chi2.pdf(u, n - 1)
+
+    power, _ = integrate.quad(faster_given_chi2, 0, math.inf, limit=200)
+    return float(min(1.0, max(0.0, power)))
 
 
 def compare_speed(

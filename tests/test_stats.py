@@ -16,6 +16,7 @@ from bench.stats import (
     SLOWER,
     compare_speed,
     describe,
+    faster_power,
     latency_percentiles,
     mean_ci,
     paired_tost,
@@ -251,3 +252,21 @@ def test_bad_ratio_inputs_are_refused():
         ratio_ci([1.0, 0.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="paired samples need equal counts"):
         ratio_ci([1.0, 1.1], [1.0], paired=True)
+
+
+@pytest.mark.parametrize(("n", "sd", "ratio"), [(5, 0.03, 1.10), (5, 0.10, 1.20), (3, 0.05, 1.15)])
+def test_faster_power_agrees_with_simulating_compare_speed(n, sd, ratio):
+    rng = np.random.default_rng(1)
+    trials = 3000
+    log_ratios = rng.normal(math.log(ratio), sd, size=(trials, n))
+    found = [
+        compare_speed(np.exp(row), np.ones(n), paired=True)["outcome"] == FASTER
+        for row in log_ratios
+    ]
+    assert faster_power(n, sd, ratio) == pytest.approx(np.mean(found), abs=0.025)
+
+
+def test_a_speed_up_below_the_minimum_effect_is_rarely_called_faster():
+    # However quiet the machine, a true 3% gain stays under the 5% bar most of the time.
+    assert faster_power(5, 0.01, 1.03) < 0.05
+    assert faster_power(10, 0.03, 1.10) > faster_power(5, 0.03, 1.10)
