@@ -83,7 +83,19 @@ def test_a_host_that_changed_speed_during_an_invocation_is_flagged(tmp_path):
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=300.0, phase="end")
     report, _ = build(tmp_path)
-    assert f"{HOST_SPEED_FLAG}: during invocation `{INVOCATION}`" in section(report, "Summary")
+    summary = section(report, "Summary")
+    # One flag per invocation, naming every group it holds and the range measured.
+    assert summary.count(f"{HOST_SPEED_FLAG}: during invocation `{INVOCATION}`") == 1
+    assert "(jax/cpu · default, jax/cpu · tuned)" in summary
+    assert "ranged from 300 to 480 GFLOP/s" in summary
+
+
+def test_a_host_whose_speed_held_within_an_invocation_is_not_flagged(tmp_path):
+    write_groups(tmp_path)
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=440.0, phase="end")
+    report, _ = build(tmp_path)
+    assert HOST_SPEED_FLAG not in report
 
 
 def test_every_percent_of_peak_in_an_invocation_has_one_denominator(tmp_path):

@@ -81,11 +81,12 @@ def pairs_table(pairs: list[dict[str, Any]]) -> str:
             "mean paired difference": [f"{p['mean_difference']:+.4f}" for p in pairs],
             "paired sd": [fmt(p.get("sd"), ".4f") for p in pairs],
             "90% CI (TOST)": [f"{p['ci'][0]:+.4f} to {p['ci'][1]:+.4f}" for p in pairs],
+            "TOST p": [fmt(p.get("p_value"), ".3f") for p in pairs],
             "verdict": [verdict_word(p["outcome"]) for p in pairs],
             "seeds to decide": [fmt(p.get("seeds_to_decide")) for p in pairs],
         }
     )
-    return to_markdown(frame, ["mean paired difference", "paired sd", "90% CI (TOST)"])
+    return to_markdown(frame, ["mean paired difference", "paired sd", "90% CI (TOST)", "TOST p"])
 
 
 def summaries_table(summaries: dict[str, dict[str, Any]]) -> str:

@@ -1,5 +1,6 @@
 """Host speed and the roofline: the neutral GEMM probes, one peak per machine and invocation."""
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import pandas as pd
 
 from bench.gemm_probe import HOST_SPEED_TOLERANCE, host_gflops, speeds_differ
 from bench.report.collect import get
+from bench.report.speed import GROUP_COLUMNS, group_columns, median_of
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.roofline import PEAK_RULE, machine_peak, percent_of_peak
 
@@ -30,20 +32,21 @@ class Probes:
 
         The best, because other work on the machine can only slow a probe down.
         """
-        rates = [host_gflops(record["probe"]) for record in self.records(machine, invocation)]
-        rates = [rate for rate in rates if rate]
+        rates = self.rates(machine, invocation)
         return max(rates) if rates else None
+
+    def rates(self, machine: str, invocation: str | None) -> list[float]:
+        """The neutral 2048² rates measured in an invocation."""
+        found = [host_gflops(record["probe"]) for record in self.records(machine, invocation)]
+        return [rate for rate in found if rate]
 
     def changed_during(self, machine: str, invocation: str | None) -> bool:
         """Whether the neutral rate moved by more than the tolerance within the invocation."""
-        rates = [host_gflops(record["probe"]) for record in self.records(machine, invocation)]
-        return speeds_differ([rate for rate in rates if rate])
+        return speeds_differ(self.rates(machine, invocation))
 
 
 def load_probes(results_dir: Path, warn: Callable[[str], None]) -> Probes:
     """Read <results_dir>/probes/*/*.json; unreadable or incomplete ones are warned about."""
-    import json
-
     probes = Probes()
     for path in sorted(Path(results_dir, "probes").glob("*/*.json")):
         try:
@@ -88,15 +91,20 @@ def host_speed_notes(groups: pd.DataFrame, probes: Probes) -> list[str]:
     """Flags for one machine's groups measured on hosts (or at times) of different speed."""
     notes = []
     speeds = {}
+    changed: dict[tuple[str, str], list[str]] = {}  # (machine, invocation) -> its groups
     for row in groups.itertuples():
         invocation = invocation_of(row)
         speeds[row.label] = probes.host_gflops(row.machine, invocation)
         if probes.changed_during(row.machine, invocation):
-            notes.append(
-                f"{HOST_SPEED_FLAG}: during invocation `{invocation}` ({row.label}) the neutral "
-                f"GEMM rate moved by more than {HOST_SPEED_TOLERANCE:.0%}; its timings are "
-                "suspect: rerun nox -s bench on a quiet machine."
-            )
+            changed.setdefault((row.machine, invocation), []).append(row.label)
+    for (machine, invocation), labels in changed.items():
+        rates = probes.rates(machine, invocation)
+        notes.append(
+            f"{HOST_SPEED_FLAG}: during invocation `{invocation}` ({', '.join(labels)}) the "
+            f"neutral 2048² GEMM rate ranged from {min(rates):.0f} to {max(rates):.0f} GFLOP/s, "
+            f"more than {HOST_SPEED_TOLERANCE:.0%} apart: the host's speed changed while it ran, "
+            "so its timings are suspect; rerun nox -s bench on a quiet machine."
+        )
     measured = {label: rate for label, rate in speeds.items() if rate}
     if speeds_differ(list(measured.values())):
         listed = ", ".join(f"{label} {rate:.0f}" for label, rate in measured.items())
@@ -122,8 +130,6 @@ def comparable(rows: Iterable[Any], probes: Probes) -> bool:
 
 def roofline_table(groups: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes) -> str | None:
     """Per group: achieved GFLOP/s, the peak it is divided by, its framework's GEMM rates."""
-    from bench.report.speed import GROUP_COLUMNS, group_columns, median_of
-
     rows = []
     for row in groups.itertuples():
         runs = row.group_runs
