@@ -80,14 +80,20 @@ def recorded_seconds(result: dict[str, Any]) -> float:
     return sum(result["timings"].get(name) or 0.0 for name in RECORDED_TIMINGS)
 
 
-def overhead_breakdown(wall_seconds: float, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where the wall time of a suite run went, from the results it wrote."""
+def overhead_breakdown(
+    wall_seconds: float, results: list[dict[str, Any]], started_utc: str = ""
+) -> dict[str, Any]:
+    """Where the wall time of a suite run went, from the results it wrote.
+
+    A tuning search counts only if it ran in this measurement (searched at or after
+    `started_utc`, an ISO time): a search reused from the cache cost nothing now.
+    """
     recorded = sum(recorded_seconds(result) for result in results)
     process = sum(result["timings"].get("process_wall_seconds") or 0.0 for result in results)
     searches = {
-        result["repeat"]["group"]: result["tuning"]
+        result["tuning"].get("searched_utc"): result["tuning"]
         for result in results
-        if result.get("tuning") and result.get("repeat")
+        if result.get("tuning") and str(result["tuning"].get("searched_utc")) >= started_utc
     }
     search_wall = sum(
         candidate.get("wall_seconds") or 0.0
@@ -113,6 +119,7 @@ def overhead_breakdown(wall_seconds: float, results: list[dict[str, Any]]) -> di
 def overhead(results_dir: Path, nox_args: list[str]) -> dict[str, Any]:
     """Time `nox -s bench` and relate it to the runs it wrote into `results_dir`."""
     before = set(iter_result_paths(results_dir))
+    started_utc = datetime.now(UTC).isoformat()
     started = time.perf_counter()
     command = [sys.executable, "-m", "nox", "-s", "bench", "--", *nox_args]
     print("$", " ".join(command[1:]), flush=True)
@@ -123,7 +130,7 @@ def overhead(results_dir: Path, nox_args: list[str]) -> dict[str, Any]:
     new = [read_result(path) for path in iter_result_paths(results_dir) if path not in before]
     if not new:
         raise RuntimeError(f"nox -s bench wrote no result under {results_dir}")
-    return {"check": "overhead", "nox_args": nox_args, **overhead_breakdown(wall, new)}
+    return {"check": "overhead", "nox_args": nox_args, **overhead_breakdown(wall, new, started_utc)}
 
 
 def save(record: dict[str, Any], results_dir: Path) -> Path:

@@ -22,7 +22,10 @@ def run_result(fit, process, **extra):
 
 
 def test_overhead_breakdown_accounts_for_the_wall_time():
-    tuning = {"candidates": [{"wall_seconds": 5.0}, {"wall_seconds": 7.0}]}
+    tuning = {
+        "candidates": [{"wall_seconds": 5.0}, {"wall_seconds": 7.0}],
+        "searched_utc": "2026-03-01T12:00:00+00:00",
+    }
     results = [
         run_result(10.0, 15.0),
         run_result(10.0, 15.0, tuning=tuning),
@@ -36,6 +39,16 @@ def test_overhead_breakdown_accounts_for_the_wall_time():
     assert record["wall_over_recorded"] == pytest.approx(60 / 36)
     assert record["within_target"] is False
     assert selfcheck.overhead_breakdown(40.0, results)["within_target"] is True
+
+
+def test_a_search_reused_from_the_cache_is_not_counted_as_overhead():
+    cached = {"candidates": [{"wall_seconds": 50.0}], "searched_utc": "2026-03-01T11:00:00+00:00"}
+    results = [run_result(10.0, 15.0), run_result(10.0, 15.0, tuning=cached)]
+    record = selfcheck.overhead_breakdown(35.0, results, "2026-03-01T12:00:00+00:00")
+    assert record["tuning_search_seconds"] == 0.0
+    assert record["outside_runs_seconds"] == 5.0
+    fresh = selfcheck.overhead_breakdown(85.0, results, "2026-03-01T10:00:00+00:00")
+    assert fresh["tuning_search_seconds"] == 50.0
 
 
 def test_faithfulness_compares_medians_and_flags_a_distorting_harness(monkeypatch):
