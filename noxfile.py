@@ -86,7 +86,8 @@ def report(session: nox.Session) -> None:
 def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite under one Keras backend (pytest options after --)."""
     install_project(session, backend, "test")
-    session.run("python", "-m", "pytest", *session.posargs, env=backend_env(backend))
+    env = {**backend_env(backend), "DIGITREC_INVOCATION": ""}  # tests make their own ids
+    session.run("python", "-m", "pytest", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON, default=False)

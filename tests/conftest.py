@@ -49,6 +49,16 @@ def pytest_configure(config):
         )
 
 
+@pytest.fixture(autouse=True)
+def no_outer_invocation(monkeypatch):
+    """Each test (and the processes it starts) sees no invocation id from the shell or nox.
+
+    Otherwise every suite and parity run in the tests would share the caller's id: parity
+    records of one test would claim another's session, and probe file names would collide.
+    """
+    monkeypatch.delenv("DIGITREC_INVOCATION", raising=False)
+
+
 @pytest.fixture
 def tiny_mnist_dir(tmp_path: Path) -> Path:
     """A folder with a small synthetic, well-formed MNIST (600 train, 200 test images)."""
