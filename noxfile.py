@@ -4,14 +4,13 @@ import hashlib
 import os
 import shutil
 import sys
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
 
-# nox does not put the noxfile's folder on sys.path; install_spec is plain standard library.
+# nox does not put the noxfile's folder on sys.path; cli and install_spec are standard library.
 sys.path.insert(0, str(Path(__file__).parent))
+from bench.cli import INVOCATION_ENV, new_invocation_id
 from bench.install_spec import extra_for, pip_setup
 
 BACKENDS = ["tensorflow", "jax", "torch"]
@@ -20,9 +19,7 @@ PYTHON = "3.11"
 
 # One id for everything one nox command runs: the report takes one GEMM peak per invocation,
 # and the parity verdict accepts only the parity runs of its own invocation.
-INVOCATION = os.environ.get("DIGITREC_INVOCATION") or (
-    f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-)
+INVOCATION = os.environ.get(INVOCATION_ENV) or new_invocation_id()
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
@@ -50,7 +47,7 @@ def backend_env(backend: str) -> dict[str, str]:
     return {
         "KERAS_BACKEND": backend,
         "TF_CPP_MIN_LOG_LEVEL": "2",
-        "DIGITREC_INVOCATION": INVOCATION,
+        INVOCATION_ENV: INVOCATION,
     }
 
 
@@ -86,8 +83,7 @@ def report(session: nox.Session) -> None:
 def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite under one Keras backend (pytest options after --)."""
     install_project(session, backend, "test")
-    env = {**backend_env(backend), "DIGITREC_INVOCATION": ""}  # tests make their own ids
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    session.run("python", "-m", "pytest", *session.posargs, env=backend_env(backend))
 
 
 @nox.session(python=PYTHON, default=False)
@@ -108,7 +104,7 @@ def parity(session: nox.Session) -> None:
     try:
         session.run(
             "python", "-m", "bench.parity", *session.posargs,
-            env={"DIGITREC_INVOCATION": INVOCATION},
+            env={INVOCATION_ENV: INVOCATION},
         )  # fmt: skip
     finally:
         session.run("python", "-m", "bench.report")  # the report shows a FAIL too

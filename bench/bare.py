@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 
+from bench import cli
 from digitrec_core.config import BACKENDS
 
 
@@ -20,10 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.bare", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--backend", required=True, choices=BACKENDS)
-    parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA_DIR") or None)
+    cli.add_data_options(parser)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-verify-checksums", dest="verify", action="store_false")
     args = parser.parse_args(argv)
 
     from bench.backends import environment_for
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitrec_core.model import build_model
     from digitrec_core.preprocess import preprocess
 
-    data = preprocess(load_mnist(args.data_dir, verify_checksums=args.verify))
+    data = preprocess(load_mnist(args.data_dir, verify_checksums=args.verify_checksums))
     keras.utils.set_random_seed(args.seed)
     model = build_model()
     stamps = []

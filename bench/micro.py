@@ -15,6 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import cli
 from bench.machine import machine_info
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_text_atomically
@@ -30,12 +31,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         epilog="Any other option goes to pytest (and so to pytest-benchmark).",
         allow_abbrev=False,
     )
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
-        help="folder whose micro/ receives the JSON (default: $DIGITREC_RESULTS_DIR, else results)",
-    )
+    cli.add_results_dir(parser, "results, whose micro/ receives the JSON")
     args, pytest_args = parser.parse_known_args(argv)
     backend = os.environ.get("KERAS_BACKEND")
     if backend not in BACKENDS:

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from bench import cli
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES, RunConfig
 
 QUICK_TRAIN_SAMPLES = 6000
@@ -33,18 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--train-samples", type=int, help="use the first N training images")
     parser.add_argument("--test-samples", type=int, help="use the first N test images")
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get("DIGITREC_DATA_DIR") or None,
-        help="folder with the four MNIST IDX files (.gz or raw) or mnist.npz "
-        "(default: $DIGITREC_DATA_DIR, else download with keras.datasets.mnist)",
-    )
-    parser.add_argument(
-        "--no-verify-checksums",
-        dest="verify_checksums",
-        action="store_false",
-        help="accept well-formed data that is not the official MNIST (custom or synthetic sets)",
-    )
+    cli.add_data_options(parser)
     parser.add_argument(
         "--jit-compile",
         default="auto",
@@ -72,22 +62,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--interleaved", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--invocation",
-        default=os.environ.get("DIGITREC_INVOCATION") or None,
-        help=argparse.SUPPRESS,  # one id for every run of one nox command (set by the noxfile)
-    )
+    # One id for every run of one nox command (set by the noxfile).
+    cli.add_invocation(parser, argparse.SUPPRESS)
     parser.add_argument(
         "--training-trial",
         dest="speed_extras",
         action="store_false",
         help=argparse.SUPPRESS,  # tuning/faithfulness trials: no predict or matmul probes
     )
-    parser.add_argument(
-        "--results-dir",
-        default=os.environ.get("DIGITREC_RESULTS_DIR") or "results",
-        help="where result files go (default: $DIGITREC_RESULTS_DIR, else results)",
-    )
+    cli.add_results_dir(parser, "result files")
     parser.add_argument("--out", type=Path, help="exact path of the result file to write")
     return parser.parse_args(argv)
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import cli
 from bench.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import iter_result_paths, read_result, write_result
@@ -149,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("check", choices=("faithfulness", "overhead"))
     parser.add_argument("--backend", choices=BACKENDS, help="for faithfulness")
     parser.add_argument("--pairs", type=int, default=3, help="bare/suite pairs (faithfulness)")
-    parser.add_argument("--data-dir", default=os.environ.get("DIGITREC_DATA_DIR") or None)
     parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
+        "--data-dir",
+        default=os.environ.get(cli.DATA_DIR_ENV) or None,
+        help=f"MNIST folder for the faithfulness runs (default: ${cli.DATA_DIR_ENV})",
     )
+    cli.add_results_dir(parser)
     args, rest = parser.parse_known_args(argv)
     if args.check == "faithfulness":
         if args.backend is None or rest:

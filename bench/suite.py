@@ -17,7 +17,6 @@ the runs that succeeded keep their results.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import gemm_probe
+from bench import cli, gemm_probe
 from bench.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
 from digitrec_core.results import write_result, write_text_atomically
@@ -60,11 +59,6 @@ DEFAULT_REPEATS = 5
 # Options that say where files are or which invocation a run is part of, not what it does:
 # they do not change a search.
 BOOKKEEPING_OPTIONS = ("--results-dir", "--data-dir", "--invocation")
-
-
-def new_invocation_id() -> str:
-    """A fresh id for one invocation: its UTC start and a random suffix."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 def settings_args(settings: dict[str, Any]) -> list[str]:
@@ -313,18 +307,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the first repeat; repeat i uses seed + i"
     )
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
-    )
+    cli.add_results_dir(parser)
     parser.add_argument(
         "--retune", action="store_true", help="search again even if a cached search matches"
     )
-    parser.add_argument(
-        "--invocation",
-        default=os.environ.get("DIGITREC_INVOCATION") or None,
-        help="id shared by every suite of one nox command (default: $DIGITREC_INVOCATION, "
+    cli.add_invocation(
+        parser,
+        f"id shared by every suite of one nox command (default: ${cli.INVOCATION_ENV}, "
         "else a new one)",
     )
     parser.add_argument(
@@ -342,7 +331,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     args.profiles = profiles
-    args.invocation = args.invocation or new_invocation_id()
+    args.invocation = args.invocation or cli.new_invocation_id()
     return args, passthrough
 
 

@@ -1,4 +1,4 @@
-"""Command-line options of the parity commands.
+"""Command-line options and folders of the parity commands.
 
 `nox -s parity -- OPTIONS` hands the same options to every backend's runs and to the verdict, so
 each command accepts the other's options too (and ignores them).
@@ -8,7 +8,9 @@ import argparse
 import os
 from pathlib import Path
 
+from bench import cli
 from bench.parity.checks import ACCURACY_TOLERANCE, LOCKSTEP_TOLERANCE, PREDICT_TOLERANCE
+from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS
 
 DOCUMENTED_EPOCHS = 10
@@ -20,86 +22,74 @@ DEFAULT_LOCKSTEP_EPOCHS = 5
 DEFAULT_TRAINER = "tensorflow"
 
 
+def parity_dir(results_dir: str | os.PathLike, machine_id: str) -> Path:
+    """Where a machine's parity verdicts go."""
+    return Path(results_dir, "parity", machine_id)
+
+
+def work_dir_for(results_dir: str | os.PathLike, machine_id: str) -> Path:
+    """Where parity runs leave their outputs for the verdict (not committed)."""
+    return parity_dir(results_dir, machine_id) / "work"
+
+
+def _help(text: str, shown: bool) -> str:
+    return text if shown else argparse.SUPPRESS
+
+
 def add_shared_options(parser: argparse.ArgumentParser) -> None:
     """Where results go, and which session's records belong together."""
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
-    )
+    cli.add_results_dir(parser)
     parser.add_argument("--work-dir", type=Path, help="default <results-dir>/parity/<machine>/work")
-    parser.add_argument(
-        "--session",
-        default=os.environ.get("DIGITREC_INVOCATION") or None,
-        help="the id every backend's record of one parity session shares (default: "
-        "$DIGITREC_INVOCATION, which nox sets)",
+    cli.add_invocation(
+        parser,
+        "the id every backend's record of one parity session shares (default: "
+        f"${cli.INVOCATION_ENV}, which nox sets)",
+        dest="session",
     )
 
 
 def add_runs_options(parser: argparse.ArgumentParser, *, shown: bool = True) -> None:
     """What the parity runs do (`shown=False`: accepted and ignored, as the verdict does)."""
-
-    def help_text(text: str) -> str:
-        return text if shown else argparse.SUPPRESS
-
     parser.add_argument(
         "--seeds",
         type=int,
         default=DEFAULT_SEEDS,
-        help=help_text(f"seeds of the statistical check (default {DEFAULT_SEEDS}, at least 3)"),
+        help=_help(
+            f"seeds of the statistical check (default {DEFAULT_SEEDS}, at least {MIN_SEEDS})",
+            shown,
+        ),
     )
     parser.add_argument(
         "--epochs",
         type=int,
         default=DOCUMENTED_EPOCHS,
-        help=help_text("epochs of the statistical runs (default: the documented 10)"),
+        help=_help("epochs of the statistical runs (default: the documented 10)", shown),
     )
     parser.add_argument(
         "--lockstep-epochs",
         type=int,
         default=DEFAULT_LOCKSTEP_EPOCHS,
-        help=help_text(f"epochs of the lockstep run (default {DEFAULT_LOCKSTEP_EPOCHS})"),
+        help=_help(f"epochs of the lockstep run (default {DEFAULT_LOCKSTEP_EPOCHS})", shown),
     )
     parser.add_argument(
         "--trainer",
         default=DEFAULT_TRAINER,
         choices=BACKENDS,
-        help=help_text("the backend whose saved model every backend loads"),
+        help=_help("the backend whose saved model every backend loads", shown),
     )
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get("DIGITREC_DATA_DIR") or None,
-        help=help_text("MNIST folder (default: $DIGITREC_DATA_DIR, else download)"),
-    )
-    parser.add_argument(
-        "--no-verify-checksums",
-        dest="verify",
-        action="store_false",
-        help=help_text("accept well-formed data that is not the official MNIST"),
-    )
+    cli.add_data_options(parser, shown=shown)
 
 
 def add_verdict_options(parser: argparse.ArgumentParser, *, shown: bool = True) -> None:
     """The verdict's tolerances (`shown=False`: accepted and ignored, as the runs do)."""
-
-    def help_text(text: str) -> str:
-        return text if shown else argparse.SUPPRESS
-
-    parser.add_argument(
-        "--accuracy-tolerance",
-        type=float,
-        default=ACCURACY_TOLERANCE,
-        help=help_text(f"equivalence margin of mean test accuracy (default {ACCURACY_TOLERANCE})"),
-    )
-    parser.add_argument(
-        "--lockstep-tolerance",
-        type=float,
-        default=LOCKSTEP_TOLERANCE,
-        help=help_text(f"max |difference| after one lockstep epoch (default {LOCKSTEP_TOLERANCE})"),
-    )
-    parser.add_argument(
-        "--predict-tolerance",
-        type=float,
-        default=PREDICT_TOLERANCE,
-        help=help_text(f"max |difference| of predictions (default {PREDICT_TOLERANCE})"),
-    )
+    for name, default, text in (
+        ("accuracy", ACCURACY_TOLERANCE, "equivalence margin of mean test accuracy"),
+        ("lockstep", LOCKSTEP_TOLERANCE, "max |difference| after one lockstep epoch"),
+        ("predict", PREDICT_TOLERANCE, "max |difference| of predictions"),
+    ):
+        parser.add_argument(
+            f"--{name}-tolerance",
+            type=float,
+            default=default,
+            help=_help(f"{text} (default {default})", shown),
+        )

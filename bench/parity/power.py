@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import cli
 from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
 
 SHOWN_SEEDS = range(3, 9)
@@ -65,15 +66,24 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.parity.power", description=__doc__.split("\n")[0]
     )
     parser.add_argument("verdict", nargs="?", type=Path, help="a *-parity.json verdict file")
-    parser.add_argument("--results-dir", type=Path, default=Path("results"))
-    parser.add_argument("--target", type=float, default=0.95)
+    cli.add_results_dir(parser)
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="how often identical backends must pass all pairs together (default 0.95)",
+    )
     args = parser.parse_args(argv)
+    if not 0 < args.target < 1:
+        parser.error(f"--target is a probability strictly between 0 and 1, got {args.target}")
     try:
         path = args.verdict or latest_verdict(args.results_dir)
         result = plan(json.loads(path.read_text()), args.target)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(
-            f"error: cannot plan from {args.verdict or args.results_dir}: {exc!r}", file=sys.stderr
+            f"error: cannot plan from {args.verdict or args.results_dir}: {exc!r}; give a "
+            "*-parity.json verdict written by nox -s parity",
+            file=sys.stderr,
         )
         return 2
     measured = result["measured_from"]

@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.machine import git_info, machine_info
 from bench.parity import options
+from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS, RunConfig
 from digitrec_core.results import write_atomically, write_text_atomically
 
@@ -42,11 +43,6 @@ class ParityConfig:
     lockstep_epochs: int = options.DEFAULT_LOCKSTEP_EPOCHS
     trainer: str = options.DEFAULT_TRAINER
     batch_size: int = 512
-
-
-def work_dir_for(results_dir: str | os.PathLike, machine_id: str) -> Path:
-    """Where parity runs leave their outputs for the verdict."""
-    return Path(results_dir, "parity", machine_id, "work")
 
 
 def trained_model_path(work_dir: Path, trainer: str) -> Path:
@@ -170,8 +166,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     options.add_shared_options(parser)
     options.add_verdict_options(parser, shown=False)
     args = parser.parse_args(argv)
-    if args.seeds < 3:
-        parser.error(f"--seeds must be at least 3 (a paired verdict needs them), got {args.seeds}")
+    if args.seeds < MIN_SEEDS:
+        parser.error(
+            f"--seeds must be at least {MIN_SEEDS} (a paired verdict needs them), got {args.seeds}"
+        )
     for name in ("lockstep_epochs", "epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -195,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     support = backends.load(args.backend)
     try:
         check_backend(RunConfig(backend=args.backend), support)
-        mnist = load_mnist(args.data_dir, verify_checksums=args.verify)
+        mnist = load_mnist(args.data_dir, verify_checksums=args.verify_checksums)
     except (DataFileError, BackendMismatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -206,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer=args.trainer,
     )
     machine = machine_info()
-    work_dir = args.work_dir or work_dir_for(args.results_dir, machine["id"])
+    work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"])
     work_dir.mkdir(parents=True, exist_ok=True)
     model_path = trained_model_path(work_dir, args.trainer)
     is_trainer = args.backend == args.trainer

@@ -28,7 +28,7 @@ from bench.parity.checks import (
     predict_everywhere_verdict,
     statistical_verdict,
 )
-from bench.stats import PASS
+from bench.stats import FAIL, PASS
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_result
 
@@ -176,7 +176,7 @@ def decide(
     if not start["passed"]:
         lockstep = {
             **lockstep,
-            "outcome": "FAIL",
+            "outcome": FAIL,
             "passed": False,
             "message": "the backends did not start from identical weights: "
             + str(start["initial_weights_sha256"]),
@@ -233,8 +233,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_info()
-    parity_dir = args.results_dir / "parity" / machine["id"]
-    work_dir = args.work_dir or parity_dir / "work"
+    parity_dir = options.parity_dir(args.results_dir, machine["id"])
+    work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"])
     tolerances = {
         "accuracy": args.accuracy_tolerance,
         "lockstep": args.lockstep_tolerance,

@@ -4,10 +4,10 @@ Usage: python -m bench.report [--results-dir DIR] [--out PATH]
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from bench import cli
 from bench.report.build import NoResultsError, build_report
 
 
@@ -15,12 +15,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.report", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=Path(os.environ.get("DIGITREC_RESULTS_DIR") or "results"),
-        help="folder whose runs/ holds the result files; figures go to its figures/ "
-        "(default: $DIGITREC_RESULTS_DIR, else results)",
+    cli.add_results_dir(
+        parser, "results, whose runs/ holds the result files (figures go to its figures/)"
     )
     parser.add_argument("--out", type=Path, help="report file (default: <results-dir>/report.md)")
     return parser.parse_args(argv)

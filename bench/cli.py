@@ -1,0 +1,61 @@
+"""Command-line options every digitrec command shares, with the settings they default to.
+
+Standard library only: the noxfile imports this module too, outside any virtualenv.
+"""
+
+import argparse
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS_DIR_ENV = "DIGITREC_RESULTS_DIR"
+DATA_DIR_ENV = "DIGITREC_DATA_DIR"
+INVOCATION_ENV = "DIGITREC_INVOCATION"
+
+
+def new_invocation_id() -> str:
+    """A fresh id for one invocation: its UTC start and a random suffix."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def add_results_dir(parser: argparse.ArgumentParser, what: str = "results") -> None:
+    """--results-dir: $DIGITREC_RESULTS_DIR, else results/."""
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path(os.environ.get(RESULTS_DIR_ENV) or "results"),
+        help=f"folder of the {what} (default: ${RESULTS_DIR_ENV}, else results)",
+    )
+
+
+def add_data_options(parser: argparse.ArgumentParser, *, shown: bool = True) -> None:
+    """--data-dir ($DIGITREC_DATA_DIR, else download) and --no-verify-checksums.
+
+    `shown=False` accepts them without listing them in --help (for commands that ignore them).
+    """
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV) or None,
+        help="folder with the four MNIST IDX files (.gz or raw) or mnist.npz (default: "
+        f"${DATA_DIR_ENV}, else download with keras.datasets.mnist)"
+        if shown
+        else argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "--no-verify-checksums",
+        dest="verify_checksums",
+        action="store_false",
+        help="accept well-formed data that is not the official MNIST (custom or synthetic sets)"
+        if shown
+        else argparse.SUPPRESS,
+    )
+
+
+def add_invocation(parser: argparse.ArgumentParser, help_text: str, dest: str = "invocation"):
+    """--invocation (or another flag name via `dest`): $DIGITREC_INVOCATION, else None."""
+    parser.add_argument(
+        f"--{dest}",
+        default=os.environ.get(INVOCATION_ENV) or None,
+        help=help_text,
+    )
