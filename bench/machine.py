@@ -65,13 +65,19 @@ def cpuinfo(text: str | None = None) -> dict[str, Any]:
     return facts
 
 
-def cpu_model() -> str:
-    """The CPU's model name, from /proc/cpuinfo where there is one."""
-    return cpuinfo().get("model_name") or platform.processor() or platform.machine()
+def cpu_model(facts: dict[str, Any] | None = None) -> str:
+    """The CPU's model name, from /proc/cpuinfo (or `facts` read from it) where there is one."""
+    facts = cpuinfo() if facts is None else facts
+    return facts.get("model_name") or platform.processor() or platform.machine()
 
 
 def hardware_fingerprint(
-    facts: dict[str, Any], logical: int, physical: int | None, memory_gib: float, gpus: list
+    facts: dict[str, Any],
+    model: str,
+    logical: int,
+    physical: int | None,
+    memory_gib: float,
+    gpus: list,
 ) -> dict[str, Any]:
     """What makes two machines' speed differ, as far as the hardware shows it."""
     flags = set(facts.get("flags", []))
@@ -80,7 +86,7 @@ def hardware_fingerprint(
         "cpu_family": facts.get("family"),
         "cpu_model_number": facts.get("model"),
         "cpu_stepping": facts.get("stepping"),
-        "cpu_model": facts.get("model_name") or platform.processor() or platform.machine(),
+        "cpu_model": model,
         "architecture": platform.machine(),
         "isa": sorted(flags & set(ISA_FLAGS)),
         "cpu_cores_logical": logical,
@@ -133,12 +139,12 @@ def machine_info() -> dict[str, Any]:
     fingerprint cannot see, is measured by the neutral GEMM probe of each invocation.
     """
     facts = cpuinfo()
-    model = facts.get("model_name") or cpu_model()
+    model = cpu_model(facts)
     logical = os.cpu_count() or 0
     physical = psutil.cpu_count(logical=False)
     memory_gib = psutil.virtual_memory().total / 2**30
     gpus = nvidia_gpus()
-    fingerprint = hardware_fingerprint(facts, logical, physical, memory_gib, gpus)
+    fingerprint = hardware_fingerprint(facts, model, logical, physical, memory_gib, gpus)
     machine_id = f"{slug(model)[:40]}-{logical}c"
     if gpus:
         machine_id += f"-{len(gpus)}x{slug(gpus[0]['name'])[:30]}"

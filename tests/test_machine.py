@@ -2,6 +2,7 @@ import pytest
 
 from bench import machine
 from bench.machine import (
+    cpu_model,
     cpuinfo,
     fingerprint_hash,
     git_info,
@@ -39,7 +40,7 @@ CPU part\t: 0xd4f
 def fingerprint(text: str, **changes) -> dict:
     facts = cpuinfo(text)
     options = {"logical": 2, "physical": 2, "memory_gib": 23.5, "gpus": [], **changes}
-    return hardware_fingerprint(facts, **options)
+    return hardware_fingerprint(facts, cpu_model(facts), **options)
 
 
 def test_cpuinfo_reads_the_first_processor_only():
@@ -66,8 +67,9 @@ def test_the_fingerprint_keeps_the_isa_flags_that_matter_for_gemm():
         fingerprint(GENOA, logical=4, physical=4),
         fingerprint(GENOA, memory_gib=64.0),
         fingerprint(GENOA, gpus=[{"name": "NVIDIA H100", "memory_mib": 81559, "driver": "1"}]),
+        fingerprint(GENOA.replace("AMD EPYC", "AMD EPYC 9654")),
     ],
-    ids=["model-and-isa", "stepping", "cores", "memory", "gpu"],
+    ids=["model-and-isa", "stepping", "cores", "memory", "gpu", "model-name"],
 )
 def test_machines_that_differ_in_hardware_get_different_hashes(other):
     assert fingerprint_hash(other) != fingerprint_hash(fingerprint(GENOA))
