@@ -1,6 +1,5 @@
 """Speed tables across repeats: the summary, prediction and declared settings."""
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -15,13 +14,12 @@ GROUP_COLUMNS = ("backend", "device", "profile", "mode")
 
 
 def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
-    """The finite numbers at `dotted` across a group's runs (missing ones left out)."""
+    """The numbers at `dotted` across a group's runs (missing ones left out).
+
+    Runs come from `collect`, which skips any file holding a NaN or infinity.
+    """
     found = [get(result, dotted) for result in group_runs]
-    return [
-        float(v)
-        for v in found
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    ]
+    return [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
 def stats_of(group_runs: list[dict[str, Any]], dotted: str) -> dict[str, Any] | None:
@@ -81,7 +79,7 @@ def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: list[str]
         notes.append(
             f"{label}: the 95% interval of its steady epoch across its {steady['count']} runs "
             f"is ±{steady['resolution']:.1%}, wider than ±{MIN_SPEED_EFFECT:.0%}, so it cannot "
-            "resolve a 5% difference on its own."
+            "resolve that difference on its own."
         )
     if noisy_runs:
         notes.append(
