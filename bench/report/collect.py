@@ -199,9 +199,14 @@ def select_latest(runs: pd.DataFrame) -> pd.DataFrame:
     latest_group = runs.groupby(GROUP_KEYS)["repeat_group"].transform("last")
     members = runs[runs["repeat_group"] == latest_group]
     chosen = members.groupby(GROUP_KEYS).tail(1).copy()
+    # Repeat group ids are unique per suite run, but never trust them across machines.
     chosen["group_runs"] = [
-        list(members.loc[members["repeat_group"] == group, "result"])
-        for group in chosen["repeat_group"]
+        list(
+            members.loc[
+                (members["repeat_group"] == group) & (members["machine"] == machine), "result"
+            ]
+        )
+        for group, machine in zip(chosen["repeat_group"], chosen["machine"], strict=True)
     ]
     return in_report_order(chosen)
 
