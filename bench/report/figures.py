@@ -1,8 +1,9 @@
-"""The report's PNG figures: learning curves, confusion matrices and grids of digit images."""
+"""The report's PNG figures: learning curves, confusion matrices, grids of digit images, speed
+and parity charts."""
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.ticker import NullLocator
 
 DPI = 100
 WRONG_COLOR = "tab:red"
@@ -47,14 +49,6 @@ def plot_learning_curves(
     return save(fig, path)
 
 
-def plot_confusion_matrix(matrix: Sequence[Sequence[int]], title: str, path: str | os.PathLike):
-    """A seaborn heatmap of `matrix` (rows true, columns predicted) with counts in the cells."""
-    fig, ax = plt.subplots(figsize=(8, 6.5), layout="constrained")
-    sns.heatmap(np.asarray(matrix, dtype=int), annot=True, fmt="d", cmap="Blues", ax=ax)
-    ax.set(title=title, xlabel="predicted label", ylabel="true label")
-    return save(fig, path)
-
-
 def plot_digits(
     images: np.ndarray,
     titles: Sequence[str],
@@ -85,35 +79,51 @@ def plot_digits(
     return save(fig, path)
 
 
-def plot_accuracy_strips(samples: dict[str, Sequence[float]], path: str | os.PathLike) -> Path:
-    """Per-seed test accuracy of each backend as a strip plot, with each backend's mean."""
-    names = [name for name, values in samples.items() for _ in values]
-    accuracies = [value for values in samples.values() for value in values]
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
-    sns.stripplot(x=names, y=accuracies, hue=names, size=8, jitter=0.1, ax=ax, legend=False)
-    for position, values in enumerate(samples.values()):
-        ax.hlines(np.mean(values), position - 0.3, position + 0.3, color="black", linewidth=1)
-    ax.set(title="Test accuracy per seed (line: mean)", ylabel="test accuracy")
-    ax.grid(axis="y", alpha=0.3)
-    return save(fig, path)
+def plot_divergence(
+    rows: Sequence[dict], path: str | os.PathLike, *, tolerance: float | None = None
+) -> Path:
+    """Lockstep divergence per epoch: max |Δ| of probabilities and of weights, one line per pair.
 
-
-def plot_divergence(rows: Sequence[dict], path: str | os.PathLike) -> Path:
-    """Lockstep divergence per epoch: max |Δ| of probabilities and of weights, one line per pair."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    pairs = dict.fromkeys(row["pair"] for row in rows)
+    `tolerance` is drawn on the probability panel; rows with "argmax_agreement" add a third panel.
+    """
+    with_agreement = any(row.get("argmax_agreement") is not None for row in rows)
+    columns = 3 if with_agreement else 2
+    fig, axes = plt.subplots(1, columns, figsize=(5.5 * columns, 4.2), layout="constrained")
     for ax, key, title in (
         (axes[0], "max_abs_probability_difference", "test-set probabilities"),
         (axes[1], "max_abs_weight_difference", "weights"),
     ):
-        for pair in pairs:
-            points = [(row["epoch"], row[key]) for row in rows if row["pair"] == pair]
-            ax.plot(*zip(*points, strict=True), marker="o", label=pair)
-        ax.set(yscale="log", xlabel="epoch", ylabel="max |difference|", title=title)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
+        _plot_per_pair(ax, rows, key)
+        ax.set(yscale="log", ylabel="max |difference|", title=title)
+    if tolerance is not None:
+        axes[0].axhline(tolerance, color="gray", linestyle="--", label=f"tolerance {tolerance:g}")
+    if with_agreement:
+        _plot_per_pair(axes[2], rows, "argmax_agreement")
+        lowest = min(
+            row["argmax_agreement"] for row in rows if row.get("argmax_agreement") is not None
+        )
+        axes[2].set(
+            ylim=(min(0.99, lowest), 1.0005),
+            ylabel="agreement",
+            title="argmax agreement\n(share of test images with the same predicted class)",
+        )
     axes[0].legend(fontsize="small")
     return save(fig, path)
+
+
+def _plot_per_pair(ax: plt.Axes, rows: Sequence[dict], key: str) -> None:
+    """One line per pair of `key` against epoch, on a grid with whole-number epochs."""
+    for pair in dict.fromkeys(row["pair"] for row in rows):
+        points = [
+            (row["epoch"], row[key])
+            for row in rows
+            if row["pair"] == pair and row.get(key) is not None
+        ]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=pair)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
 
 
 def plot_matrix_difference(
@@ -127,4 +137,164 @@ def plot_matrix_difference(
         matrix, annot=True, fmt="d", cmap="RdBu_r", vmin=-limit, vmax=limit, center=0, ax=ax
     )
     ax.set(title=title, xlabel="predicted label", ylabel="true label")
+    return save(fig, path)
+
+
+def error_scale(matrices: Mapping[str, Sequence[Sequence[int]]]) -> int:
+    """The largest off-diagonal (misclassification) count over all `matrices`, at least 1."""
+    largest = 0
+    for matrix in matrices.values():
+        errors = np.asarray(matrix, dtype=int).copy()
+        np.fill_diagonal(errors, 0)
+        largest = max(largest, int(errors.max(initial=0)))
+    return max(1, largest)
+
+
+def plot_confusion_grid(
+    matrices: dict[str, Sequence[Sequence[int]]], path: str | os.PathLike, *, columns: int = 3
+) -> Path:
+    """Every run's confusion matrix as one panel (titled by its label) with the diagonal masked.
+
+    The colour scale is shared and set by the largest error count, so that errors stand out
+    instead of fading next to the (much larger) correct counts; empty cells are not annotated.
+    """
+    if not matrices:
+        raise ValueError("matrices is empty; expected at least one confusion matrix")
+    columns = max(1, min(columns, len(matrices)))
+    rows = math.ceil(len(matrices) / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(4.4 * columns + 1, 4 * rows), squeeze=False, layout="constrained"
+    )
+    scale = error_scale(matrices)
+    for ax in axes.flat[len(matrices) :]:
+        ax.axis("off")
+    for ax, (label, matrix) in zip(axes.flat, matrices.items(), strict=False):
+        counts = np.asarray(matrix, dtype=int)
+        diagonal = np.eye(*counts.shape, dtype=bool)
+        annotations = np.where((counts > 0) & ~diagonal, counts.astype(str), "")
+        # The masked diagonal shows the axes background: grey marks "correct, not counted here".
+        ax.set_facecolor("0.88")
+        sns.heatmap(
+            counts, mask=diagonal, vmin=0, vmax=scale, cmap="Reds", cbar=False, annot=annotations,
+            fmt="", annot_kws={"fontsize": 7}, square=True, linewidths=0.3, linecolor="white",
+            ax=ax,
+        )  # fmt: skip
+        ax.set_title(label, fontsize=10)
+        ax.tick_params(labelsize=8, length=0)
+    fig.supxlabel("predicted label")
+    fig.supylabel("true label")
+    fig.colorbar(
+        axes.flat[0].collections[0], ax=axes, label="misclassified test images", shrink=0.8
+    )
+    return save(fig, path)
+
+
+def bars_by_machine(bars: Sequence[dict]) -> dict[str, list[dict]]:
+    """`bars` grouped by their "machine" (in first-seen order), fastest median first in each."""
+    groups: dict[str, list[dict]] = {}
+    for bar in bars:
+        groups.setdefault(bar["machine"], []).append(bar)
+    return {
+        machine: sorted(group, key=lambda bar: bar["median"]) for machine, group in groups.items()
+    }
+
+
+def plot_steady_epoch_bars(bars: Sequence[dict], path: str | os.PathLike) -> Path:
+    """Median steady-epoch seconds per label as horizontal bars, with 95% intervals where known.
+
+    One panel per machine, stacked vertically, each with its own labels and scale.
+    """
+    groups = bars_by_machine(bars)
+    if not groups:
+        raise ValueError("bars is empty; expected at least one steady-epoch bar")
+    fig, axes = plt.subplots(
+        len(groups),
+        1,
+        figsize=(8, 1.2 + 0.45 * len(bars) + 0.6 * len(groups)),
+        squeeze=False,
+        height_ratios=[len(group) for group in groups.values()],
+        layout="constrained",
+    )
+    for ax, (machine, group) in zip(axes[:, 0], groups.items(), strict=True):
+        positions = np.arange(len(group))
+        medians = [bar["median"] for bar in group]
+        ax.barh(positions, medians, color="tab:blue", alpha=0.8)
+        for position, bar in zip(positions, group, strict=True):
+            if bar.get("low") is not None and bar.get("high") is not None:
+                below, above = bar["median"] - bar["low"], bar["high"] - bar["median"]
+                ax.errorbar(
+                    bar["median"], position, xerr=[[below], [above]], color="black", capsize=3
+                )
+        ax.set_yticks(positions, [bar["label"] for bar in group])
+        ax.invert_yaxis()
+        ax.set(title=machine, xlabel="steady epoch, s (median, 95% interval)")
+        ax.grid(axis="x", alpha=0.3)
+    return save(fig, path)
+
+
+def plot_throughput_vs_batch(
+    curves: dict[str, dict[int, float]], path: str | os.PathLike, *, title: str
+) -> Path:
+    """Prediction throughput against batch size on log-log axes, one line per label."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    for label, curve in curves.items():
+        batch_sizes = sorted(curve)
+        ax.plot(batch_sizes, [curve[size] for size in batch_sizes], marker="o", label=label)
+    ax.set(xscale="log", yscale="log", title=title)
+    ax.set(xlabel="batch size", ylabel="prediction throughput, samples/s")
+    batch_sizes = sorted({size for curve in curves.values() for size in curve})
+    ax.set_xticks(batch_sizes, [str(size) for size in batch_sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return save(fig, path)
+
+
+def plot_time_to_model(bars: Sequence[dict], path: str | os.PathLike, *, title: str) -> Path:
+    """Compile plus steady training seconds as stacked horizontal bars, totals at their ends."""
+    fig, ax = plt.subplots(figsize=(8, 1.5 + 0.45 * len(bars)), layout="constrained")
+    positions = np.arange(len(bars))
+    compile_seconds = np.array([bar["compile"] for bar in bars], dtype=float)
+    training_seconds = np.array([bar["training"] for bar in bars], dtype=float)
+    ax.barh(
+        positions,
+        compile_seconds,
+        color="tab:orange",
+        label="compile (first epoch \N{MINUS SIGN} steady epoch)",
+    )
+    ax.barh(positions, training_seconds, left=compile_seconds, color="tab:blue", label="training")
+    for position, total in zip(positions, compile_seconds + training_seconds, strict=True):
+        ax.text(total, position, f" {total:.1f} s", va="center", fontsize=9)
+    ax.set_yticks(positions, [bar["label"] for bar in bars])
+    ax.invert_yaxis()
+    # Room on the right for the totals.
+    ax.margins(x=0.12)
+    ax.set(title=title, xlabel="time to a trained model, s")
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    return save(fig, path)
+
+
+def plot_paired_differences(pairs: Sequence[dict], margin: float, path: str | os.PathLike) -> Path:
+    """Per pair, per-seed accuracy differences, their mean with its 90% interval, and ±margin."""
+    fig, ax = plt.subplots(figsize=(2.2 * len(pairs) + 3, 4.5), layout="constrained")
+    ax.axhspan(-margin, margin, color="tab:green", alpha=0.15, label=f"tolerance ±{margin:g}")
+    ax.axhline(0, color="gray", linestyle="--", linewidth=1)
+    for position, pair in enumerate(pairs):
+        differences = np.asarray(pair["differences"], dtype=float)
+        # Fixed, not random, jitter: the same data always draws the same figure.
+        offsets = np.linspace(-0.12, 0.12, len(differences)) if len(differences) > 1 else [0.0]
+        seed_label = "one seed" if position == 0 else None
+        ax.scatter(position + np.asarray(offsets), differences, s=25, alpha=0.6, label=seed_label)
+        mean, (low, high) = differences.mean(), pair["ci"]
+        mean_label = "mean, 90% interval" if position == 0 else None
+        interval = [[mean - low], [high - mean]]
+        ax.errorbar(
+            position + 0.3, mean, yerr=interval, fmt="D", color="black", capsize=4, label=mean_label
+        )
+    ax.set_xticks(range(len(pairs)), [pair["pair"] for pair in pairs])
+    ax.set_xlim(-0.6, len(pairs) - 0.4)
+    ax.set(ylabel="test accuracy difference (per seed)", title="Paired accuracy differences")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
     return save(fig, path)
