@@ -78,6 +78,15 @@ def report(session: nox.Session) -> None:
     session.run("python", "-m", "bench.report", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def compare(session: nox.Session) -> None:
+    """Compare results/ with a baseline results folder (--fail-on-regression gates on it)."""
+    if not session.posargs:
+        session.error("usage: nox -s compare -- BASELINE_RESULTS_DIR [--fail-on-regression]")
+    install_project(session)
+    session.run("python", "-m", "bench.compare", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 @nox.parametrize("backend", BACKENDS)
 def tests(session: nox.Session, backend: str) -> None:
@@ -117,6 +126,16 @@ def microbench(session: nox.Session, backend: str) -> None:
     install_project(session, backend, "test")
     session.run("python", "-m", "bench.micro", *session.posargs, env=backend_env(backend))
     session.run("python", "-m", "bench.report", success_codes=[0, 2])  # 2: no runs/ to report yet
+
+
+@nox.session(python=PYTHON, default=False)
+def reportbench(session: nox.Session) -> None:
+    """pytest-benchmark of building the report from 50 result files (no backend needed)."""
+    install_project(session, "test")
+    session.run(
+        "python", "-m", "pytest", "benchmarks/test_report_build.py", "-p", "no:cacheprovider",
+        *session.posargs, env={"KERAS_BACKEND": "jax"},
+    )  # fmt: skip
 
 
 @nox.session(python=PYTHON, default=False)
