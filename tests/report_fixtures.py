@@ -214,6 +214,7 @@ def make_group(
     invocation: str | None = INVOCATION,
     interleaved: bool = True,
     framework_gemm: dict[str, float] | None = None,
+    machine: dict[str, Any] = MACHINE,
 ) -> list[dict[str, Any]]:
     """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
 
@@ -228,6 +229,7 @@ def make_group(
             accuracy=accuracy + index / 1000,
             created_utc=created_utc + timedelta(seconds=30 * index),
             quick=quick,
+            machine=machine,
         )
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)
@@ -325,3 +327,22 @@ def write_probe(
     }
     name = f"{invocation}-{backend}-{phase}.json"
     return write_result(record, Path(results_dir, "probes", machine["id"], name))
+
+
+def fake_plot(*args, **kwargs):
+    """Stand-in for a figure function: write an empty file where the figure would go."""
+    path = next(arg for arg in args if isinstance(arg, Path))
+    path.write_bytes(b"")
+    return path
+
+
+def skip_drawing(patch) -> None:
+    """Replace every plot_* function of bench.report.figures by `fake_plot` (a MonkeyPatch).
+
+    For tests of the report's text: drawing would only cost time (test_report draws them).
+    """
+    from bench.report import figures
+
+    for name in dir(figures):
+        if name.startswith("plot_"):
+            patch.setattr(figures, name, fake_plot)

@@ -21,6 +21,10 @@ BACKEND_MODULES = {"keras", "tensorflow", "jax", "torch"}
         "bench.parity.verdict",
         "bench.parity.power",
         "bench.report.build",
+        "bench.report.decision",
+        "bench.report.headline",
+        "bench.report.samples",
+        "bench.compare.__main__",
     ],
 )
 def test_importing_loads_no_backend(module):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from matplotlib import image
 
 from bench.report import NoResultsError, build_report
 from bench.report.__main__ import main
@@ -98,27 +99,41 @@ def test_report_imports_no_keras_backend(built):
     assert not imported & BACKEND_MODULES
 
 
-def test_summary_has_one_row_per_latest_full_run(built):
+def test_training_table_has_one_row_per_latest_full_run(built):
     _, runs, report, _ = built
-    summary = section(report, "Summary")
-    rows = markdown_rows(summary)
+    rows = markdown_rows(section(report, "Training"))
     expected = {
         (
             r["machine"]["id"],
             r["backend"],
             r["device"]["used"],
             f"{r['metrics']['test_accuracy']:.4f}",
+            f"{r['timings']['fit_seconds']:.2f}",
+            f"{r['timings']['steady_epoch_seconds']:.3f}",
         )
         for r in (runs["tf"], runs["jax"], runs["torch"], runs["gpu"])
     }
-    assert {(r["machine"], r["backend"], r["device"], r["test accuracy"]) for r in rows} == expected
-    assert {row["mode"] for row in rows} == {"full"}
-    assert rows[0]["predict s"] == "0.250"
-    # Old-style files (no repeat, settings or profile): each is its own group of one, default.
-    assert {(row["runs"], row["profile"], row["IQR s"], row["CV"]) for row in rows} == {
-        ("1", "default", "n/a", "n/a")
+    found = {
+        (
+            r["machine"],
+            r["backend"],
+            r["device"],
+            r["test accuracy"],
+            r["time to a trained model s"],
+            r["steady epoch s (95% CI)"],
+        )
+        for r in rows
     }
-    assert "GFLOP/s (% of peak)" not in rows[0]  # no roofline record: no column
+    assert found == expected
+    # Old-style files (no repeat, settings or profile): each is its own group of one, default.
+    assert {(row["runs"], row["profile"]) for row in rows} == {("1", "default")}
+    assert all(len(markdown_rows(table)[0]) <= 10 for table in tables_of(report))
+
+
+def tables_of(report: str) -> list[str]:
+    """Every Markdown table of the report, each from its header line on."""
+    blocks = re.findall(r"((?:^\|.*\n)+)", report, re.M)
+    return [block for block in blocks if block.count("\n") >= 3]
 
 
 def test_older_run_of_a_group_is_not_used(built):
@@ -139,24 +154,27 @@ def test_quick_run_is_set_apart_and_labelled(built):
     _, runs, report, _ = built
     quick = section(report, "Quick runs (not comparable)")
     [row] = markdown_rows(quick)
-    assert (row["backend"], row["mode"], row["test accuracy"]) == ("jax", "**quick**", "0.9120")
-    assert row["predict s"] == "0.250"
+    assert (row["backend"], row["test accuracy"]) == ("jax (**quick**)", "0.9120")
     assert "not comparable" in report
     assert runs["jax_quick"]["run_id"] in report
-    assert "(quick)" not in section(report, "Per-backend details")
+    assert "(quick)" not in section(report, "Per-class F1")
 
 
 def test_sections_come_in_order(built):
     _, _, report, _ = built
     titles = re.findall(r"^## (.+)$", report, re.M)
     assert titles == [
-        "Summary",
+        "Verdict",
+        "Which backend on which machine",
+        "Training",
         "Accuracy parity",
+        "Environment",
         "Learning curves",
         "Confusion matrices",
-        "Per-backend details",
-        "The data",
+        "Per-class F1",
         "Random test samples",
+        "The data",
+        "Appendix: runs used",
         "Skipped files",
     ]
     assert report.startswith("# digitrec benchmark report\n")
@@ -166,25 +184,43 @@ def test_sections_come_in_order(built):
 def test_every_referenced_figure_is_a_png_and_stale_ones_are_gone(built):
     results_dir, _, report, _ = built
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert len(links) == 1 + 4 + 1 + 1  # curves, a matrix per main run, the data, random samples
+    names = {Path(link).name for link in links}
+    assert names == {
+        "learning_curves.png",
+        "confusion_matrices.png",
+        "steady_epoch.png",
+        "first_of_each_class.png",
+        "random_test.png",
+    }
     paths = {(results_dir / link).resolve() for link in links}
     for path in paths:
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1000, path
+        assert image.imread(path).size > 0
     assert {path.resolve() for path in (results_dir / "figures").iterdir()} == paths
 
 
-def test_details_show_config_machine_and_per_class_scores(built):
+def test_the_html_copy_embeds_every_figure(built):
+    results_dir, _, report, _ = built
+    html = (results_dir / "report.html").read_text(encoding="utf-8")
+    images = re.findall(r'<img alt="[^"]*" src="([^"]+)"', html)
+    assert len(images) == len(re.findall(r"!\[", report))
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert "<table>" in html and "figures/" not in html
+
+
+def test_environment_per_machine_and_one_per_class_table(built):
     _, runs, report, _ = built
-    details = section(report, f"torch/gpu @ {GPU_MACHINE['id']}")
-    settings = {row["setting"]: row["value"] for row in markdown_rows(details)}
-    assert settings["epochs"] == "10"
+    environment = section(report, f"`{GPU_MACHINE['id']}`")
+    settings = {row[""]: row["value"] for row in markdown_rows(environment)}
     assert settings["GPUs"] == "NVIDIA A100-SXM4-40GB (40,960 MiB)"
-    assert settings["git commit"].endswith("(clean)")
-    per_class = markdown_rows(details.split("Per-class metrics")[1])
-    assert [row["class"] for row in per_class] == [str(digit) for digit in range(10)]
-    expected = runs["gpu"]["metrics"]["per_class"][3]
-    assert per_class[3]["recall"] == f"{expected['recall']:.4f}"
+    assert settings["commits"].endswith("(clean)")
+    assert settings["frameworks"] == "torch 2.13.0"
+    per_class = markdown_rows(section(report, "Per-class F1"))
+    assert [row["digit"] for row in per_class] == [str(digit) for digit in range(10)]
+    expected = runs["gpu"]["metrics"]["per_class"][3]["f1"]
+    gpu_column = next(column for column in per_class[0] if column.startswith("torch/gpu"))
+    assert per_class[3][gpu_column] == f"{expected:.4f}"
 
 
 def test_random_samples_show_every_run_prediction(built):

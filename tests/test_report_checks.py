@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import build_report, figures
+from bench.report import build_report
 from bench.report.probes import HOST_SPEED_FLAG
-from tests.report_fixtures import INVOCATION, MACHINE, make_group, write_probe, write_run
+from bench.stats import compare_speed
+from tests.report_fixtures import (
+    INVOCATION,
+    MACHINE,
+    make_group,
+    skip_drawing,
+    write_probe,
+    write_run,
+)
 from tests.test_report import markdown_rows, section
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -18,13 +26,7 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 def no_figures(monkeypatch):
     """The figures are tested in test_report; here they would only cost time."""
 
-    def fake_plot(*args, **kwargs):
-        path = next(arg for arg in args if isinstance(arg, Path))
-        path.write_bytes(b"")
-        return path
-
-    for name in ("plot_confusion_matrix", "plot_learning_curves", "plot_digits"):
-        monkeypatch.setattr(figures, name, fake_plot)
+    skip_drawing(monkeypatch)
 
 
 def write_groups(results: Path, *, tuned_invocation: str = INVOCATION, **tuned_options) -> None:
@@ -46,11 +48,11 @@ def write_groups(results: Path, *, tuned_invocation: str = INVOCATION, **tuned_o
 
 def build(results: Path) -> tuple[str, list[str]]:
     warnings = []
-    return build_report(results, warn=warnings.append).read_text(), warnings
+    return build_report(results, warn=warnings.append, test_set=None).read_text(), warnings
 
 
 def speedup_row(report: str) -> dict:
-    [row] = markdown_rows(section(report, "Default vs tuned").split("Search for")[0])
+    [row] = markdown_rows(section(report, "Tuned profiles").split("Search for")[0])
     return row
 
 
@@ -60,8 +62,9 @@ def test_groups_of_one_id_on_hosts_of_different_speed_are_flagged_not_ranked(tmp
     write_probe(tmp_path, invocation="20260301T130000Z-fast00", square_gflops=490.0)
     report, _ = build(tmp_path)
     row = speedup_row(report)
-    assert row["verdict"] == HOST_SPEED_FLAG and row["speed-up"] == "n/a"
-    summary = section(report, "Summary")
+    assert row["steady epoch gain"] == HOST_SPEED_FLAG
+    assert row["time to a trained model gain"] == "n/a"
+    summary = section(report, "Training")
     assert f"{HOST_SPEED_FLAG}: these groups ran on hosts" in summary
     assert "jax/cpu · default 180, jax/cpu · tuned 490 GFLOP/s" in summary
     assert "run them together" in summary
@@ -73,8 +76,10 @@ def test_groups_on_hosts_of_the_same_speed_are_compared(tmp_path):
     write_probe(tmp_path, invocation="20260301T130000Z-same00", square_gflops=470.0)
     report, _ = build(tmp_path)
     row = speedup_row(report)
-    # Two invocations: not interleaved side by side, so unpaired.
-    assert row["verdict"].endswith("(unpaired)") and row["speed-up"] != "n/a"
+    # Two invocations: not interleaved side by side, so unpaired (Welch on log times).
+    found = compare_speed([0.50, 0.51, 0.50], [0.30, 0.31, 0.30])
+    low, high = found["ci95"]
+    assert row["steady epoch gain"] == f"{found['ratio']:.2f}× [{low:.2f}–{high:.2f}] FASTER"
     assert HOST_SPEED_FLAG not in report
 
 
@@ -83,7 +88,7 @@ def test_a_host_that_changed_speed_during_an_invocation_is_flagged(tmp_path):
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=300.0, phase="end")
     report, _ = build(tmp_path)
-    summary = section(report, "Summary")
+    summary = section(report, "Training")
     # One flag per invocation, naming every group it holds and the range measured.
     assert summary.count(f"{HOST_SPEED_FLAG}: during invocation `{INVOCATION}`") == 1
     assert "(jax/cpu · default, jax/cpu · tuned)" in summary
@@ -116,8 +121,7 @@ def test_every_percent_of_peak_in_an_invocation_has_one_denominator(tmp_path):
         row["backend"]: row for row in markdown_rows(section(report, "Roofline and host speed"))
     }
     for backend in ("torch", "tensorflow"):
-        assert rows[backend]["peak GFLOP/s"] == "495"
-        assert rows[backend]["% of peak"] == f"{30.4 / 495 * 100:.0f}"
+        assert rows[backend]["% of peak (peak GFLOP/s)"] == f"{30.4 / 495 * 100:.0f} (of 495)"
         assert rows[backend]["peak from"] == f"invocation {INVOCATION}"
     assert (
         rows["torch"]["framework GEMM, 2048²"],
@@ -126,8 +130,6 @@ def test_every_percent_of_peak_in_an_invocation_has_one_denominator(tmp_path):
         "215",
         "495",
     )
-    summary = {row["backend"]: row for row in markdown_rows(section(report, "Summary"))}
-    assert summary["torch"]["GFLOP/s (% of peak)"] == summary["tensorflow"]["GFLOP/s (% of peak)"]
 
 
 def test_runs_outside_an_invocation_fall_back_to_their_own_probe_and_say_so(tmp_path):
@@ -137,7 +139,8 @@ def test_runs_outside_an_invocation_fall_back_to_their_own_probe_and_say_so(tmp_
         write_run(tmp_path, result)
     report, _ = build(tmp_path)
     [row] = markdown_rows(section(report, "Roofline and host speed"))
-    assert row["peak GFLOP/s"] == "150" and row["peak from"].startswith("own framework probe")
+    assert row["% of peak (peak GFLOP/s)"].endswith("(of 150)")
+    assert row["peak from"].startswith("own framework probe")
 
 
 def write_selfcheck(results: Path, name: str, record: dict) -> None:
@@ -185,7 +188,7 @@ def test_a_result_with_a_nan_timing_is_listed_and_skipped(tmp_path):
     report, _ = build(tmp_path)
     skipped = section(report, "Skipped files")
     assert "damaged.json" in skipped and "timings.steady_epoch_seconds is not a finite" in skipped
-    assert "torch" not in section(report, "Summary")
+    assert "torch" not in section(report, "Training")
 
 
 def test_a_parity_verdict_missing_a_nested_key_is_listed_and_skipped(tmp_path):

@@ -1,16 +1,14 @@
 """The report across repeat groups and profiles: statistics, noisy flags, default vs tuned."""
 
-import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.report import build_report, figures, markdown, speed
+from bench.report import build_report, markdown, speed
 from bench.report.collect import add_labels, collect_runs, select_latest
 from bench.stats import compare_speed, describe
-from tests.report_fixtures import make_group, write_run
+from tests.report_fixtures import make_group, skip_drawing, write_run
 from tests.test_report import markdown_rows, section
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -27,7 +25,7 @@ NOISY_RUN = ("torch", "tuned", 1)  # a run whose own epochs are noisy
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """(report text, run ids of the older tensorflow groups that must not be used)."""
+    """(report text, run ids of the older groups that must not be used, the groups' results)."""
     results = tmp_path_factory.mktemp("results")
     old_ids = []
     for profile in ("default", "tuned"):
@@ -39,28 +37,21 @@ def built(tmp_path_factory):
             group=f"old-group-{profile}",
         ):
             old_ids.append(write_run(results, result).stem)
+    groups = {}
     for offset, ((backend, profile), steady) in enumerate(STEADY.items()):
         noisy = (NOISY_RUN[2],) if (backend, profile) == NOISY_RUN[:2] else ()
-        for result in make_group(
+        groups[(backend, profile)] = make_group(
             backend,
             profile=profile,
             steady_seconds=steady,
             created_utc=START + timedelta(hours=offset),
             noisy_runs=noisy,
-        ):
+        )
+        for result in groups[(backend, profile)]:
             write_run(results, result)
     with pytest.MonkeyPatch.context() as patch:
-        # test_report draws the real figures; here they would only cost time.
-        for name in ("plot_confusion_matrix", "plot_learning_curves", "plot_digits"):
-            patch.setattr(figures, name, fake_plot)
-        return build_report(results).read_text(), old_ids
-
-
-def fake_plot(*args, **kwargs):
-    """Stand-in for a figure function: write an empty file where the figure would go."""
-    path = next(arg for arg in args if isinstance(arg, Path))
-    path.write_bytes(b"")
-    return path
+        skip_drawing(patch)
+        return build_report(results, test_set=None).read_text(), old_ids, groups
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +60,7 @@ def report(built):
 
 
 def summary_rows(report):
-    rows = markdown_rows(section(report, "Summary"))
+    rows = markdown_rows(section(report, "Training"))
     return {(row["backend"], row["profile"]): row for row in rows}
 
 
@@ -78,7 +69,7 @@ def rows_by_profile(text):
 
 
 def test_the_latest_repeat_group_is_used_whole_and_the_older_one_not(built):
-    report, old_ids = built
+    report, old_ids, _ = built
     rows = summary_rows(report)
     assert set(rows) == set(STEADY)
     assert {row["runs"] for row in rows.values()} == {"3"}
@@ -86,20 +77,27 @@ def test_the_latest_repeat_group_is_used_whole_and_the_older_one_not(built):
     assert old_ids and not [run_id for run_id in old_ids if run_id in report]
 
 
-def test_summary_statistics_are_those_of_describe(report):
+def fits(built, key) -> list[float]:
+    """The fit seconds the group's result files hold, in repeat order."""
+    return [result["timings"]["fit_seconds"] for result in built[2][key]]
+
+
+def test_summary_statistics_are_those_of_describe(built, report):
     rows = summary_rows(report)
+    roofline = rows_by_profile(section(report, "Roofline and host speed"))
     for key, steady in STEADY.items():
         stats = describe(steady)
-        assert rows[key]["steady epoch s"] == f"{stats['median']:.3f}"
-        assert rows[key]["IQR s"] == f"{stats['iqr']:.3f}"
-        assert rows[key]["CV"].startswith(f"{stats['cv']:.1%}")
+        cell = rows[key]["steady epoch s (95% CI)"]
+        assert cell.startswith(f"{stats['median']:.3f} ±{stats['resolution']:.0%}")
+        fit = describe(fits(built, key))["median"]
+        assert rows[key]["time to a trained model s"] == f"{fit:.2f}"
         achieved = describe([30.4 / seconds for seconds in steady])["median"]
         # One peak for the invocation: the highest probe rate (the fixtures' 150 at 2048²).
         percent = achieved / 150 * 100
-        assert rows[key]["GFLOP/s (% of peak)"] == f"{achieved:.1f} ({percent:.0f}%)"
+        assert roofline[key]["achieved GFLOP/s"] == f"{achieved:.1f}"
+        assert roofline[key]["% of peak (peak GFLOP/s)"] == f"{percent:.0f} (of 150)"
     assert rows[("tensorflow", "default")]["test accuracy"] == "0.9760 (0.9750 to 0.9770)"
-    assert rows[("tensorflow", "default")]["peak RSS MiB"] == "601"
-    assert "peak GPU MiB" not in section(report, "Summary")  # no run measured one
+    assert roofline[("tensorflow", "default")]["peak RSS MiB"] == "601"
 
 
 def test_a_noisy_group_is_flagged_and_a_steady_one_is_not(report):
@@ -107,7 +105,9 @@ def test_a_noisy_group_is_flagged_and_a_steady_one_is_not(report):
     assert describe(STEADY[("jax", "default")])["noisy"]
     assert not describe(STEADY[("torch", "default")])["noisy"]
     for key, steady in STEADY.items():
-        assert rows[key]["CV"].split(";")[0].endswith("⚠ noisy") == describe(steady)["noisy"]
+        if key != NOISY_RUN[:2]:
+            flagged = rows[key]["steady epoch s (95% CI)"].endswith("⚠ noisy")
+            assert flagged == describe(steady)["noisy"]
     resolution = describe(STEADY[("jax", "default")])["resolution"]
     expected = f"across its 3 runs is ±{resolution:.1%}, wider than ±5%"
     assert f"jax/cpu · default: the 95% interval of its steady epoch {expected}" in report
@@ -115,35 +115,33 @@ def test_a_noisy_group_is_flagged_and_a_steady_one_is_not(report):
 
 
 def test_a_run_with_noisy_epochs_is_flagged(report):
-    backend, profile, index = NOISY_RUN
-    assert summary_rows(report)[(backend, profile)]["CV"].endswith("; ⚠ 1 noisy run")
-    assert re.search(rf"torch/cpu · tuned: within run\(s\) \S+-tuned-{index}, the steady", report)
+    backend, profile, _ = NOISY_RUN
+    assert summary_rows(report)[(backend, profile)]["steady epoch s (95% CI)"].endswith("noisy")
+    assert "torch/cpu · tuned: within 1 of its runs the steady epochs' own" in report
 
 
-def test_default_and_tuned_side_by_side_with_the_speedup(report):
-    rows = {row["backend"]: row for row in markdown_rows(section(report, "Default vs tuned"))}
-    assert list(rows) == ["tensorflow", "jax", "torch"]
+def gain_text(default: list[float], tuned: list[float]) -> str:
+    found = compare_speed(default, tuned, paired=True)
+    low, high = found["ci95"]
+    return f"{found['ratio']:.2f}× [{low:.2f}–{high:.2f}] {found['outcome']}"
+
+
+def test_tuned_profiles_show_the_gain_per_epoch_and_for_the_whole_job(built, report):
+    rows = {row["backend"]: row for row in markdown_rows(section(report, "Tuned profiles"))}
+    assert list(rows) == ["tensorflow/cpu", "jax/cpu", "torch/cpu"]
     for backend, row in rows.items():
-        default = describe(STEADY[(backend, "default")])["median"]
-        tuned = describe(STEADY[(backend, "tuned")])["median"]
-        assert row["default steady epoch s"] == f"{default:.3f}"
-        assert row["tuned steady epoch s"] == f"{tuned:.3f}"
+        name = backend.removesuffix("/cpu")
+        default, tuned = STEADY[(name, "default")], STEADY[(name, "tuned")]
         # Interleaved runs of one invocation: paired by repeat, ratio of geometric means.
-        found = compare_speed(STEADY[(backend, "default")], STEADY[(backend, "tuned")], paired=True)
-        assert row["speed-up"] == f"{found['ratio']:.2f}x"
-        assert row["95% CI"] == f"{found['ci95'][0]:.2f} to {found['ci95'][1]:.2f}"
-        assert row["verdict"] == f"{found['outcome']} (paired)"
-        assert row["runs"] == "3 / 3"
-    assert rows["tensorflow"]["verdict"] == "FASTER (paired)"  # 1.51x, tight: a real speed-up
-    assert rows["jax"]["verdict"] == "INCONCLUSIVE (paired)"  # its default group is noisy
-    assert rows["tensorflow"]["tuned accuracy"] == "0.9760 (0.9750 to 0.9770)"
-    assert rows["tensorflow"]["tuned settings"] == (
-        "jit_compile=False, steps_per_execution=32, threads=default"
-    )
+        assert row["steady epoch gain"] == gain_text(default, tuned)
+        job = gain_text(fits(built, (name, "default")), fits(built, (name, "tuned")))
+        assert row["time to a trained model gain"] == job
+    assert rows["tensorflow/cpu"]["steady epoch gain"].endswith("FASTER")  # 1.51x, tight
+    assert rows["jax/cpu"]["steady epoch gain"].endswith("INCONCLUSIVE")  # noisy default
 
 
 def test_the_chosen_candidate_is_marked_and_a_failed_one_shown(report):
-    tuning = section(report, "Default vs tuned")
+    tuning = section(report, "Tuned profiles")
     searches = tuning.split("Search for ")[1:]
     assert [search.split(":")[0] for search in searches] == [
         f"{backend}/cpu · tuned" for backend in ("tensorflow", "jax", "torch")
@@ -158,9 +156,8 @@ def test_prediction_table_gives_median_latencies(report):
     rows = rows_by_profile(section(report, "Prediction"))
     assert set(rows) == set(STEADY)
     tf = rows[("tensorflow", "tuned")]
-    assert (tf["p50 ms"], tf["p95 ms"], tf["p99 ms"]) == ("1.500", "1.700", "1.900")
-    assert tf["samples/s @512"] == f"{np.median([150000, 150001, 150002]):,.0f}"
-    assert tf["samples/s @1"] == "2,000"
+    assert (tf["p50 ms"], tf["p99 ms"]) == ("1.500", "1.900")
+    assert tf["bulk samples/s"] == f"{np.median([150000, 150001, 150002]):,.0f} @512"
     assert tf["path"] == "predict_on_batch"
 
 
@@ -173,11 +170,12 @@ def test_declared_settings_show_asked_and_resolved(report):
     assert rows[("jax", "default")]["threads"] == "default (1.40 cores busy in fit)"
 
 
-def test_details_list_each_run_of_the_group(report):
-    details = section(report, "jax/cpu · default")
-    assert details.count("steady epoch") == 3
-    for seed, seconds in enumerate(STEADY[("jax", "default")]):
-        assert f"(seed {seed}: steady epoch {seconds:.3f} s" in details
+def test_the_appendix_lists_each_run_of_the_group(report):
+    appendix = markdown_rows(section(report, "Appendix: runs used"))
+    jax_default = [row for row in appendix if row["group"] == "jax/cpu · default"]
+    assert [row["seed"] for row in jax_default] == ["0", "1", "2"]
+    expected = [f"{seconds:.3f}" for seconds in STEADY[("jax", "default")]]
+    assert [row["steady epoch s"] for row in jax_default] == expected
 
 
 def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
@@ -188,12 +186,13 @@ def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
             del result["roofline"]
             write_run(tmp_path, result)
     main = add_labels(select_latest(collect_runs(tmp_path).runs))
-    summary_table, notes = speed.summary_table(main)
-    rows = rows_by_profile(summary_table)
-    assert (rows[("jax", "tuned")]["IQR s"], rows[("jax", "tuned")]["CV"]) == ("n/a", "n/a")
-    assert "GFLOP/s" not in summary_table and not notes
+    table, notes = speed.training_table(main)
+    rows = {row["profile"]: row for row in markdown_rows(table)}
+    assert rows["tuned"]["steady epoch s (95% CI)"] == "0.043"  # one run: no interval
+    assert rows["tuned"]["backend"] == "jax (**quick**)" and not notes
     [row] = markdown_rows(markdown.profiles(main))
-    assert (row["mode"], row["speed-up"]) == ("**quick**", f"{0.047 / 0.043:.2f}x")
+    assert row["backend"] == "jax/cpu (quick)"
+    assert row["steady epoch gain"].startswith(f"{0.047 / 0.043:.2f}× INCONCLUSIVE")
 
 
 def parity_verdict(shift: float) -> dict:

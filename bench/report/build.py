@@ -3,7 +3,7 @@
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report import decision, environment, headline, micro, parity, probes, selfchecks
 from bench.report import figures as plots
-from bench.report import micro, parity, probes, selfchecks
 from bench.report.collect import (
     add_labels,
     collect_runs,
@@ -22,7 +22,10 @@ from bench.report.collect import (
     short_labels,
     split_quick,
 )
+from bench.report.html import to_html
 from bench.report.markdown import Figures, render
+from bench.report.samples import TestSet, find_disagreements, load_test_set
+from bench.report.speed import median_of, stats_of, throughput_curves
 from digitrec_core.results import decode_images, write_text_atomically
 
 FIGURES_DIR = "figures"
@@ -44,12 +47,17 @@ def build_report(
     *,
     warn: Callable[[str], None] = warn_on_stderr,
     now: datetime | None = None,
+    test_set: TestSet | bool | None = True,
 ) -> Path:
     """Compile the results under `results_dir` into `out` (default results_dir/report.md).
 
     Figures go to `results_dir/figures`, whose PNGs the new report does not use are removed.
     Unreadable result files are skipped with a `warn`ing; NoResultsError if none is readable.
+    A self-contained HTML copy goes beside `out`. `test_set`: MNIST's test images for the
+    disagreement figure; True loads them from DIGITREC_DATA_DIR where set, None goes without.
     """
+    if test_set is True:
+        test_set = load_test_set()
     results_dir = Path(results_dir)
     out = Path(out) if out is not None else results_dir / "report.md"
     other_skipped: list[str] = []
@@ -73,13 +81,9 @@ def build_report(
 
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures, written = draw_figures(main, figures_dir, out.parent)
+    figures, written = draw_figures(main, figures_dir, out.parent, test_set)
     verdicts = parity.latest_verdicts(results_dir, warn_and_list)
     host_probes = probes.load_probes(results_dir, warn_and_list)
-    peaks = {
-        row.repeat_group: probes.group_peak(row, collection.runs, host_probes)[0]
-        for row in main.itertuples()
-    }
     host_notes = [
         note
         for _, groups in main.groupby("machine", sort=False)
@@ -91,7 +95,11 @@ def build_report(
         return relative(path, out.parent)
 
     parity_links = {m: parity.draw(v, figures_dir, link) for m, v in verdicts.items()}
-    micro_section = micro.render(micro.latest_micro(results_dir, warn_and_list))
+    machine_verdicts = decision.decide(main, host_probes)
+    parity_lines = {
+        (v.machine, v.device): parity.parity_line(main, v.machine, v.device, verdicts)
+        for v in machine_verdicts
+    }
     text = render(
         main=main,
         aside=aside,
@@ -99,19 +107,22 @@ def build_report(
         skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
         other_skipped=other_skipped,
         figures=figures,
-        peaks=peaks,
         host_notes=host_notes,
         probes=host_probes,
+        verdict_section=headline.render(machine_verdicts, main, parity_lines),
+        matrix_section=headline.matrix(machine_verdicts),
         parity_section=parity.render(main, verdicts, parity_links),
+        environment_section=environment.render(main),
         roofline_section=probes.render(main, collection.runs, host_probes),
         selfcheck_section=selfchecks.render(
             selfchecks.latest_selfchecks(results_dir, warn_and_list)
         ),
-        micro_section=micro_section,
+        micro_section=micro.render(micro.latest_micro(results_dir, warn_and_list)),
         runs_dir=str(results_dir / "runs"),
         generated=now or datetime.now(UTC),
     )
     write_text_atomically(out, text)
+    write_text_atomically(out.with_suffix(".html"), to_html(text, out.parent))
     for png in figures_dir.glob("*.png"):
         if png not in written:
             png.unlink()
@@ -119,7 +130,10 @@ def build_report(
 
 
 def draw_figures(
-    main: pd.DataFrame, figures_dir: Path, report_dir: Path
+    main: pd.DataFrame,
+    figures_dir: Path,
+    report_dir: Path,
+    test_set: TestSet | None = None,
 ) -> tuple[Figures, set[Path]]:
     """Draw every figure of the report; return their links and the files written."""
     figures, written = Figures(), set()
@@ -137,12 +151,16 @@ def draw_figures(
         path = plots.plot_learning_curves(histories, figures_dir / "learning_curves.png")
         figures.learning_curves = link(path)
 
+    matrices = {}
     for row in main.itertuples():
         matrix = np.asarray(get(row.result, "metrics.confusion_matrix", []))
         if matrix.ndim == 2 and matrix.size and np.issubdtype(matrix.dtype, np.number):
-            title = f"{row.label}: test accuracy {row.test_accuracy:.4f}"
-            path = figures_dir / f"confusion_{file_safe(row.run_id)}.png"
-            figures.confusion[row.run_id] = link(plots.plot_confusion_matrix(matrix, title, path))
+            matrices[f"{row.label}\naccuracy {row.test_accuracy:.4f}"] = matrix
+    if matrices:
+        path = plots.plot_confusion_grid(matrices, figures_dir / "confusion_matrices.png")
+        figures.confusion_grid = link(path)
+
+    draw_speed_figures(main[~main["quick"]], figures, figures_dir, link)
 
     for result in main["result"]:
         first = images_of(get(result, "samples.first_of_each_class.images"))
@@ -153,29 +171,89 @@ def draw_figures(
             figures.first_of_each_class, figures.data_result = link(path), result
             break
 
+    draw_samples(main, figures, figures_dir, link, test_set)
+    return figures, written
+
+
+def draw_speed_figures(full: pd.DataFrame, figures: Figures, figures_dir: Path, link) -> None:
+    """Steady epochs with intervals; per machine, time to a trained model and throughput."""
+    bars = []
+    for row in full.itertuples():
+        steady = stats_of(row.group_runs, "timings.steady_epoch_seconds")
+        if steady is None:
+            continue
+        half = steady["resolution"]
+        bars.append({
+            "machine": row.machine,
+            "label": f"{row.backend}/{row.device} · {row.profile}",
+            "median": steady["median"],
+            "low": None if half is None else steady["median"] / (1 + half),
+            "high": None if half is None else steady["median"] * (1 + half),
+        })  # fmt: skip
+    if bars:
+        path = plots.plot_steady_epoch_bars(bars, figures_dir / "steady_epoch.png")
+        figures.steady_bars = link(path)
+    for index, (machine, groups) in enumerate(full.groupby("machine", sort=False), 1):
+        splits = []
+        for row in groups.itertuples():
+            fit = median_of(row.group_runs, "timings.fit_seconds")
+            compile_seconds = median_of(row.group_runs, "timings.compile_overhead_seconds")
+            if fit is not None and compile_seconds is not None:
+                training = fit - compile_seconds
+                name = f"{row.backend}/{row.device} · {row.profile}"
+                splits.append({"label": name, "compile": compile_seconds, "training": training})
+        if splits:
+            title = f"Time to a trained model on {machine} (medians)"
+            path = figures_dir / f"time_to_model_{index}.png"
+            drawn = plots.plot_time_to_model(splits, path, title=title)
+            figures.time_to_model[machine] = link(drawn)
+        curves = throughput_curves(groups)
+        if curves:
+            title = f"Prediction throughput on {machine} (medians)"
+            path = figures_dir / f"throughput_{index}.png"
+            figures.throughput[machine] = link(
+                plots.plot_throughput_vs_batch(curves, path, title=title)
+            )
+
+
+def draw_samples(main: pd.DataFrame, figures: Figures, figures_dir: Path, link, test_set) -> None:
+    """The test images where the default runs disagree or err; else their random sample."""
     # Tuned runs predict like default ones; one grid per profile would repeat itself.
     default = main[main["profile"] == "default"]
-    shown, left_out = same_random_sample(default if len(default) else main)
-    shown = shown.assign(short=short_labels(shown))
+    runs = default if len(default) else main
+    runs = runs.assign(short=short_labels(runs))
+    found = find_disagreements(runs[~runs["quick"]].reset_index(drop=True), test_set)
+    if found is not None and len(found.indices):
+        shown = runs[~runs["quick"]].reset_index(drop=True)
+        predictions = [found.predicted[short] for short in shown["short"]]
+        titles, wrong = titles_for(found.labels.tolist(), shown["short"], predictions)
+        path = figures_dir / "disagreements.png"
+        plots.plot_digits(found.images, titles, path, columns=4, wrong=wrong)
+        figures.random_test, figures.random_runs = link(path), shown
+        figures.disagreements = found
+        return
+    shown, left_out = same_random_sample(runs)
     figures.random_runs, figures.random_left_out = shown, left_out
     if not shown.empty:
         sample = get(shown["result"].iloc[0], "samples.random_test")
-        titles, wrong = prediction_titles(sample["labels"], shown)
+        predictions = [get(r, "samples.random_test.predicted") for r in shown["result"]]
+        titles, wrong = titles_for(sample["labels"], shown["short"], predictions)
         images = images_of(sample["images"])
         if images is not None and len(images) == len(titles):
             path = figures_dir / "random_test.png"
             plots.plot_digits(images, titles, path, columns=4, wrong=wrong)
             figures.random_test = link(path)
-    return figures, written
 
 
-def prediction_titles(labels: list[int], runs: pd.DataFrame) -> tuple[list[str], list[bool]]:
+def titles_for(
+    labels: list[int], shorts: Iterable[str], predictions: list[Sequence[int]]
+) -> tuple[list[str], list[bool]]:
     """Per image: "true N" over each run's prediction, and whether any run is wrong."""
-    predictions = [get(result, "samples.random_test.predicted") for result in runs["result"]]
+    shorts = list(shorts)
     titles, wrong = [], []
     for index, label in enumerate(labels):
-        guesses = [predicted[index] for predicted in predictions]
-        words = [f"{short} {guess}" for short, guess in zip(runs["short"], guesses, strict=True)]
+        guesses = [int(predicted[index]) for predicted in predictions]
+        words = [f"{short} {guess}" for short, guess in zip(shorts, guesses, strict=True)]
         lines = [
             " · ".join(words[start : start + PREDICTIONS_PER_LINE])
             for start in range(0, len(words), PREDICTIONS_PER_LINE)

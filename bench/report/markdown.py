@@ -1,16 +1,17 @@
 """Assemble the report's Markdown text from the selected runs and the figures made for them."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from bench.report import environment, speed, tables
 from bench.report import profiles as profile_tables
-from bench.report import speed, tables
 from bench.report.collect import get
 from bench.report.probes import Probes
+from bench.report.samples import Disagreements
+from bench.stats import MIN_SPEED_EFFECT
 
 QUICK_NOTE = (
     "> **Quick runs** (`python -m bench.run --quick`, or a `--train-samples`/`--test-samples` "
@@ -24,12 +25,16 @@ class Figures:
     """Links (relative to the report) of the figures made, and what went into them."""
 
     learning_curves: str | None = None
-    confusion: dict[str, str] = field(default_factory=dict)
+    confusion_grid: str | None = None
     data_result: dict[str, Any] | None = None
     first_of_each_class: str | None = None
     random_test: str | None = None
     random_runs: pd.DataFrame | None = None
     random_left_out: pd.DataFrame | None = None
+    disagreements: Disagreements | None = None
+    steady_bars: str | None = None
+    time_to_model: dict[str, str] = field(default_factory=dict)  # machine -> link
+    throughput: dict[str, str] = field(default_factory=dict)  # machine -> link
 
 
 def render(
@@ -41,31 +46,37 @@ def render(
     figures: Figures,
     runs_dir: str,
     other_skipped: list[str] = (),
-    peaks: dict[str, float | None] | None = None,
     host_notes: list[str] = (),
     probes: Probes | None = None,
+    verdict_section: str = "",
+    matrix_section: str = "",
     parity_section: str = "",
+    environment_section: str = "",
     roofline_section: str = "",
     selfcheck_section: str = "",
     micro_section: str = "",
     generated: datetime,
 ) -> str:
-    """The whole report as Markdown text."""
+    """The whole report as Markdown text: the verdict first, the details after."""
     sections = [
         intro(runs_dir, generated),
-        summary(main, aside, runs_found, len(skipped) + len(other_skipped), peaks, host_notes),
+        verdict_section,
+        matrix_section,
+        training(main, aside, runs_found, len(skipped) + len(other_skipped), figures, host_notes),
+        prediction(main, figures),
         profiles(main, probes),
-        prediction(main),
+        parity_section,
+        environment_section,
         declared_settings(main),
         roofline_section,
-        parity_section,
         selfcheck_section,
         learning_curves(figures),
         confusion_matrices(main, figures),
-        details(main),
+        per_class(main),
+        samples_section(figures),
         the_data(figures),
-        random_samples(figures),
         micro_section,
+        appendix(main, aside),
         skipped_files(skipped, other_skipped),
     ]
     return "\n\n".join(section for section in sections if section) + "\n"
@@ -85,35 +96,37 @@ def intro(runs_dir: str, generated: datetime) -> str:
     )
 
 
-def summary(
+def training(
     main: pd.DataFrame,
     aside: pd.DataFrame,
     runs_found: int,
     skipped: int,
-    peaks: dict[str, float | None] | None = None,
+    figures: Figures,
     host_notes: list[str] = (),
 ) -> str:
-    """The summary table across repeats, noisy flags, the accuracy spread, quick runs apart."""
+    """Accuracy and training times of every group, the speed figures, noisy flags, quick runs."""
     used = len(main) + len(aside)
-    main_table, notes = speed.summary_table(main, peaks)
+    table, notes = speed.training_table(main)
     parts = [
-        "## Summary",
+        "## Training",
         f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
         + (f" ({skipped} more skipped, see [Skipped files](#skipped-files))" if skipped else "")
         + ". For each machine, backend, device, mode (full or quick) and profile the report "
         f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
-        "medians across a group's runs (each in a fresh process, repeat i with seed i); *IQR* "
-        "and *CV* are the spread of the steady epoch across them. A group is flagged noisy "
-        "when the 95% interval of its steady epoch is wider than ±5%, the smallest difference "
-        "the report calls a speed-up, and so is a run whose own steady epochs are. *compile s* "
-        "is first epoch minus steady epoch; *GFLOP/s*, where runs measured it, is the training "
-        "FLOPs of an epoch over the steady epoch, with its % of the machine's GEMM peak in "
-        "that invocation (see Roofline and host speed).",
-        main_table,
+        "medians across a group's runs (each in a fresh process, repeat i with seed i). *time "
+        "to a trained model* is the whole `fit`, compile included; *compile s* is first epoch "
+        "minus steady epoch; the steady epoch's ± is the half-width of the 95% interval of its "
+        f"typical value across runs, {speed.NOISY} where that is wider than "
+        f"±{MIN_SPEED_EFFECT:.0%}, the smallest difference the report calls a speed-up.",
+        table,
         *([f"**Noisy:** {' '.join(notes)}"] if notes else []),
         *host_notes,
         accuracy_spread(main),
     ]
+    if figures.steady_bars:
+        parts.append(f"![Steady epoch per backend, median and 95% interval]({figures.steady_bars})")
+    for machine, link in figures.time_to_model.items():
+        parts.append(f"![Time to a trained model on {machine}: compile and training]({link})")
     if main["quick"].any() or len(aside):
         parts.append(QUICK_NOTE)
     if len(aside):
@@ -121,72 +134,82 @@ def summary(
             "### Quick runs (not comparable)",
             "These quick runs have a full run of the same machine, backend and device above, "
             "so they are shown only here.",
-            speed.summary_table(aside)[0],
+            speed.training_table(aside)[0],
         ]
-    used_ids = [
-        get(result, "run_id") for runs in pd.concat([main, aside])["group_runs"] for result in runs
-    ]
-    parts.append("Runs used: " + ", ".join(f"`{run_id}`" for run_id in used_ids) + ".")
     return "\n\n".join(parts)
 
 
-def per_machine(main: pd.DataFrame, section: Callable[[pd.DataFrame], str | None]) -> list[str]:
-    """`section` of each machine's groups, under the machine's name; machines without left out."""
-    parts = []
-    for machine, groups in main.groupby("machine", sort=False):
-        text = section(groups)
-        if text:
-            parts.append(f"On `{machine}`:\n\n{text}")
-    return parts
+def appendix(main: pd.DataFrame, aside: pd.DataFrame) -> str:
+    """Every run behind the report, by group: its id, seed, steady epoch and accuracy."""
+    rows = []
+    for row in pd.concat([main, aside]).itertuples():
+        for result in row.group_runs:
+            rows.append({
+                "group": row.label,
+                "run id": f"`{get(result, 'run_id')}`",
+                "seed": tables.fmt(get(result, "config.seed")),
+                "steady epoch s": tables.fmt(get(result, "timings.steady_epoch_seconds"), ".3f"),
+                "test accuracy": tables.fmt(get(result, "metrics.test_accuracy"), ".4f"),
+            })  # fmt: skip
+    return "\n\n".join([
+        "## Appendix: runs used",
+        tables.to_markdown(pd.DataFrame(rows), ["seed", "steady epoch s", "test accuracy"]),
+    ])  # fmt: skip
 
 
 def profiles(main: pd.DataFrame, probes: Probes | None = None) -> str:
-    """Default and tuned side by side per machine, and each tuning search."""
-
-    def machine_part(groups: pd.DataFrame) -> str | None:
-        table = profile_tables.default_vs_tuned(groups, probes)
-        if table is None:
-            return None
-        tuned = groups[groups["profile"] == "tuned"].itertuples()
-        searches = [found for row in tuned if (found := profile_tables.tuning_candidates(row))]
-        return "\n\n".join([table, *searches])
-
-    parts = per_machine(main, machine_part)
-    if not parts:
+    """What the tuned profile gains, per steady epoch and for the whole job; each search."""
+    table = profile_tables.default_vs_tuned(main, probes)
+    if table is None:
         return ""
+    tuned = main[main["profile"] == "tuned"].itertuples()
+    searches = [found for row in tuned if (found := profile_tables.tuning_candidates(row))]
     intro = (
         "*default* runs the documented workflow with Keras' defaults; *tuned* keeps the model, "
         "data and hyper-parameters and runs them with the settings a short search found "
-        "fastest on this machine (README, Profiles). Speed-up = default / tuned steady epoch "
-        "(geometric means across each group's runs) with its 95% interval, paired run by run "
-        "where the suite interleaved the profiles; the verdict is FASTER or SLOWER only when "
-        "the interval excludes 1 and the effect is at least 5%, SAME when the whole interval "
-        "lies within 5%, INCONCLUSIVE otherwise. Below each table, the search behind each tuned "
-        f"group, from its latest run; {profile_tables.CHOSEN} marks the settings chosen."
+        "fastest on this machine. **Tuned means tuned for training**: the search minimises the "
+        "median steady epoch (compile excluded), and prediction settings are not searched, so "
+        "a tuned profile can predict slower. Gains are default / tuned (> 1: tuned is faster) "
+        "with their 95% interval, paired run by run where the suite interleaved the profiles; "
+        "FASTER or SLOWER needs the interval to exclude 1 and an effect of at least "
+        f"{MIN_SPEED_EFFECT:.0%}, SAME an interval within it, else INCONCLUSIVE. *time to a "
+        "trained model* is the documented job (the whole 10-epoch fit, compile included); "
+        "*break-even* is the number of epochs after which tuned's faster steady epoch has paid "
+        "back its extra compile time (medians); a profile SLOWER for the documented job is "
+        "flagged and never recommended for it."
     )
-    return "\n\n".join(["## Default vs tuned", intro, *parts])
+    searches_intro = (
+        f"The search behind each tuned group, from its latest run; {profile_tables.CHOSEN} "
+        "marks the settings chosen."
+    )
+    return "\n\n".join(
+        ["## Tuned profiles", intro, table, *([searches_intro, *searches] if searches else [])]
+    )
 
 
-def prediction(main: pd.DataFrame) -> str:
-    """Latency and throughput of prediction, per machine."""
-    parts = per_machine(main, speed.prediction_table)
-    if not parts:
+def prediction(main: pd.DataFrame, figures: Figures | None = None) -> str:
+    """Latency, first call and bulk throughput of prediction; throughput against batch size."""
+    table = speed.prediction_table(main)
+    if table is None:
         return ""
     intro = (
         "After warm-up, on the fastest single-sample path Keras offers on each backend (*path*, "
-        "chosen per run by timing them): batch-1 latency percentiles over 300 calls, and "
-        "throughput at each batch size. Medians across the group's runs."
+        "chosen per run by timing them): batch-1 latency percentiles over 300 calls, the first "
+        "`predict` call of the run (it pays for tracing or compiling), and throughput at the "
+        "largest batch measured. Medians across the group's runs."
     )
-    return "\n\n".join(["## Prediction", intro, *parts])
+    links = (figures.throughput if figures else {}).items()
+    plots = [f"![Prediction throughput against batch size on {m}]({link})" for m, link in links]
+    return "\n\n".join(["## Prediction", intro, table, *plots])
 
 
 def declared_settings(main: pd.DataFrame) -> str:
-    """The settings that decide speed, as asked and as resolved, per machine."""
-    parts = per_machine(main, speed.settings_table)
-    if not parts:
+    """The settings that decide speed, as asked and as resolved."""
+    table = speed.settings_table(main)
+    if table is None:
         return ""
     intro = "As recorded by each group's latest run; environment variables left unset are omitted."
-    return "\n\n".join(["## Declared settings", intro, *parts])
+    return "\n\n".join(["### Declared settings", intro, table])
 
 
 def accuracy_spread(runs: pd.DataFrame) -> str:
@@ -217,43 +240,23 @@ def learning_curves(figures: Figures) -> str:
 
 
 def confusion_matrices(main: pd.DataFrame, figures: Figures) -> str:
-    """One confusion-matrix heatmap per run."""
-    parts = ["## Confusion matrices", "Rows are the true digits, columns the predicted ones."]
-    for row in main.itertuples():
-        link = figures.confusion.get(row.run_id)
-        if link is None:
-            parts.append(f"{row.label}: no confusion matrix recorded.")
-        else:
-            parts.append(f"![Confusion matrix of {row.label}]({link})")
-    return "\n\n".join(parts)
+    """Every group's confusion matrix in one grid, the diagonal masked."""
+    if figures.confusion_grid is None:
+        return "## Confusion matrices\n\nNo run recorded a confusion matrix."
+    return (
+        "## Confusion matrices\n\n"
+        "Rows are the true digits, columns the predicted ones; only the errors are coloured "
+        "(the diagonal, the correct predictions, is masked), on one scale for every panel.\n\n"
+        f"![Confusion matrices, errors only]({figures.confusion_grid})"
+    )
 
 
-def details(main: pd.DataFrame) -> str:
-    """Per run: config, versions, machine and data, then per-class metrics."""
-    parts = ["## Per-backend details"]
-    for row in main.itertuples():
-        result = row.result
-        parts += [f"### {row.label}", tables.run_details(result)]
-        group = row.group_runs
-        if len(group) > 1:
-            listed = ", ".join(
-                f"`{get(r, 'run_id')}` (seed {get(r, 'config.seed')}: steady epoch "
-                f"{tables.fmt(get(r, 'timings.steady_epoch_seconds'), '.3f')} s, accuracy "
-                f"{tables.fmt(get(r, 'metrics.test_accuracy'), '.4f')})"
-                for r in group
-            )
-            parts.append(
-                f"The {len(group)} runs of this group: {listed}. The table above "
-                "is the latest of them."
-            )
-        per_class = get(result, "metrics.per_class")
-        if per_class:
-            macro_f1 = tables.fmt(get(result, "metrics.macro_f1"), ".4f")
-            parts += [f"Per-class metrics on the test set (macro F1 {macro_f1}):"]
-            parts.append(tables.per_class_table(per_class))
-        else:
-            parts.append("No per-class metrics recorded.")
-    return "\n\n".join(parts)
+def per_class(main: pd.DataFrame) -> str:
+    """One table: F1 of each digit per backend."""
+    table = environment.per_class_table(main)
+    if table is None:
+        return ""
+    return "\n\n".join(["## Per-class F1", "F1 of each digit on the test set.", table])
 
 
 def the_data(figures: Figures) -> str:
@@ -271,6 +274,25 @@ def the_data(figures: Figures) -> str:
     )
 
 
+def samples_section(figures: Figures) -> str:
+    """Where the backends disagree or all err; else each run's random sample."""
+    found = figures.disagreements
+    if found is not None and figures.random_test is not None:
+        runs = figures.random_runs
+        legend = ", ".join(f"{row.short} = {row.label}" for row in runs.itertuples())
+        return "\n\n".join([
+            "## Where the backends disagree",
+            f"Of the 10,000 test images, the backends' default runs predict {found.disagreeing} "
+            f"differently and all get {found.all_wrong} wrong. Shown: the first "
+            f"{len(found.indices)} of them (disagreements first), test indices "
+            f"{found.indices.tolist()}. Each panel shows the true label and each run's "
+            "prediction; the title is red where any run is wrong.",
+            f"![Test images where the backends disagree or err]({figures.random_test})",
+            f"Runs: {legend}.",
+        ])  # fmt: skip
+    return random_samples(figures)
+
+
 def random_samples(figures: Figures) -> str:
     """The random test images with each run's prediction, and the runs left out."""
     runs = figures.random_runs
@@ -281,7 +303,8 @@ def random_samples(figures: Figures) -> str:
         "## Random test samples",
         f"Test images {sample.get('indices')} (drawn with seed {sample.get('seed')}). Each "
         "panel shows the true label and each run's prediction; the title is red where any run "
-        "is wrong.",
+        "is wrong. (With the MNIST folder set in `DIGITREC_DATA_DIR`, the report shows the "
+        "images where the backends disagree instead.)",
         f"![Random test images with each run's prediction]({figures.random_test})",
     ]
     legend = ", ".join(f"{row.short} = {row.label}" for row in runs.itertuples())

@@ -116,27 +116,44 @@ def accuracy_by_seed(group_runs: list[dict[str, Any]]) -> dict[int, float]:
     return found
 
 
+def bench_parity(groups: pd.DataFrame) -> tuple[list[int], dict[str, Any] | None]:
+    """Paired TOST on one machine and device's default full groups, paired by seed.
+
+    Returns the seeds every backend shares and the verdict; None with fewer than two
+    backends or fewer than MIN_SEEDS shared seeds.
+    """
+    by_backend = {row.backend: accuracy_by_seed(row.group_runs) for row in groups.itertuples()}
+    if len(by_backend) < 2:
+        return [], None
+    common = sorted(set.intersection(*(set(seeds) for seeds in by_backend.values())))
+    if len(common) < MIN_SEEDS:
+        return common, None
+    paired = {b: {seed: by_seed[seed] for seed in common} for b, by_seed in by_backend.items()}
+    return common, statistical_verdict(paired, ACCURACY_TOLERANCE)
+
+
+def default_full(main: pd.DataFrame) -> pd.DataFrame:
+    """The default-profile groups of full (not quick) runs."""
+    return main[(main["profile"] == "default") & ~main["quick"]]
+
+
 def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
     """Paired TOST on the benchmark's own default full runs, paired by seed."""
     parts = []
-    full = main[(main["profile"] == "default") & ~main["quick"]]
-    for (machine, device), group in full.groupby(["machine", "device"], sort=False):
-        by_backend = {row.backend: accuracy_by_seed(row.group_runs) for row in group.itertuples()}
-        if len(by_backend) < 2:
+    for (machine, device), group in default_full(main).groupby(["machine", "device"], sort=False):
+        common, verdict = bench_parity(group)
+        if group["backend"].nunique() < 2:
             continue
-        common = sorted(set.intersection(*(set(seeds) for seeds in by_backend.values())))
         heading = (
             f"**These benchmark runs** (`{machine}`, {device}, default profile, paired by seed)"
         )
-        if len(common) < MIN_SEEDS:
+        if verdict is None:
             parts.append(
                 f"{heading}: no verdict: the backends share {len(common)} seed(s) "
                 f"({common}); the check needs at least {MIN_SEEDS} (nox -s bench -- --repeats "
                 f"{MIN_SEEDS} or more)."
             )
             continue
-        paired = {b: {seed: by_seed[seed] for seed in common} for b, by_seed in by_backend.items()}
-        verdict = statistical_verdict(paired, ACCURACY_TOLERANCE)
         parts += [
             f"{heading}: {verdict_word(verdict['outcome'])}. Seeds {common}; each seed starts "
             "every backend from the same numpy initial weights, but batch order and dropout "
@@ -147,21 +164,74 @@ def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
     return parts
 
 
+def parity_line(
+    main: pd.DataFrame, machine: str, device: str, verdicts: dict[str, dict[str, Any]]
+) -> tuple[str, str | None]:
+    """One line on accuracy parity for a machine and device, and the statistical outcome.
+
+    The outcome is `nox -s parity`'s statistical verdict where the machine has one, else the
+    benchmark runs' own paired verdict; None when neither exists.
+    """
+    parts, outcome = [], None
+    record = verdicts.get(machine)
+    if record is not None:
+        seeds = (record.get("config") or {}).get("seeds")
+        checks = " · ".join(
+            f"{name} {verdict_word(record[key]['outcome'])}"
+            for name, key in (
+                ("statistical", "statistical"),
+                ("lockstep", "lockstep"),
+                ("predict everywhere", "predict_everywhere"),
+            )
+        )
+        when = f"{seeds} seeds, " if seeds else ""
+        parts.append(f"`nox -s parity` ({when}{record['created_utc'][:10]}): {checks}")
+        outcome = record["statistical"]["outcome"]
+    groups = default_full(main)
+    groups = groups[(groups["machine"] == machine) & (groups["device"] == device)]
+    common, verdict = bench_parity(groups)
+    if verdict is not None:
+        parts.append(
+            f"these benchmark runs, paired by seed ({len(common)} seeds): "
+            f"{verdict_word(verdict['outcome'])}"
+        )
+        outcome = outcome or verdict["outcome"]
+    if record is None:
+        parts.append("no `nox -s parity` verdict for this machine yet (run `nox -s parity`)")
+    tolerance = f"±{ACCURACY_TOLERANCE * 100:.1f} pp"
+    return f"**Accuracy parity** (equivalence within {tolerance}): " + "; ".join(parts) + ".", (
+        None if outcome is None else str(outcome)
+    )
+
+
+def paired_differences(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per pair: the per-seed accuracy differences (seeds in the same order) and the interval."""
+    samples = verdict["statistical"]["samples"]
+    found = []
+    for pair in verdict["statistical"]["pairs"]:
+        first, _, second = pair["pair"].partition(" vs ")
+        if first in samples and second in samples and len(samples[first]) == len(samples[second]):
+            differences = np.subtract(samples[first], samples[second]).tolist()
+            found.append({"pair": pair["pair"], "differences": differences, "ci": pair["ci"]})
+    return found
+
+
 def draw(verdict: dict[str, Any], figures_dir: Path, link: Callable[[Path], str]) -> dict[str, str]:
     """The parity figures of one verdict; their links by name."""
     machine = verdict["machine"]["id"]
-    links = {
-        "strips": link(
-            plots.plot_accuracy_strips(
-                verdict["statistical"]["samples"], figures_dir / f"parity_seeds_{machine}.png"
-            )
-        ),
-        "divergence": link(
-            plots.plot_divergence(
-                verdict["lockstep"]["divergence"], figures_dir / f"parity_lockstep_{machine}.png"
-            )
-        ),
-    }
+    links = {}
+    pairs = paired_differences(verdict)
+    if pairs:
+        path = figures_dir / f"parity_seeds_{machine}.png"
+        margin = verdict["tolerances"]["accuracy"]
+        links["strips"] = link(plots.plot_paired_differences(pairs, margin, path))
+    links["divergence"] = link(
+        plots.plot_divergence(
+            verdict["lockstep"]["divergence"],
+            figures_dir / f"parity_lockstep_{machine}.png",
+            tolerance=verdict["tolerances"]["lockstep"],
+        )
+    )
     matrices = verdict.get("confusion_matrices") or {}
     if len(matrices) >= 2:
         (a, first), (b, second) = list(matrices.items())[:2]
@@ -216,11 +286,16 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
         ]
         figure_links = links.get(machine, {})
         if "strips" in figure_links:
-            parts.append(f"![Per-seed test accuracy]({figure_links['strips']})")
+            parts.append(
+                "Per seed, each pair's accuracy difference; the diamond is the mean with its "
+                "90% interval, the band the equivalence margin: PASS needs the interval inside "
+                f"it.\n\n![Paired accuracy differences per seed]({figure_links['strips']})"
+            )
         if "divergence" in figure_links:
             parts.append(
                 "Lockstep (dropout off, same start and order): how far the backends drift "
-                f"apart epoch by epoch; the verdict is on epoch 1, tolerance "
+                "apart epoch by epoch, and the share of test images on which they predict the "
+                "same class; the verdict is on epoch 1, tolerance "
                 f"{verdict['tolerances']['lockstep']:.0e}.\n\n"
                 f"![Lockstep divergence per epoch]({figure_links['divergence']})"
             )

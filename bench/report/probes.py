@@ -11,7 +11,7 @@ import pandas as pd
 
 from bench.gemm_probe import HOST_SPEED_TOLERANCE, host_gflops, speeds_differ
 from bench.report.collect import get
-from bench.report.speed import GROUP_COLUMNS, group_columns, median_of
+from bench.report.speed import NAME_COLUMNS, median_of, name_columns
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.roofline import PEAK_RULE, machine_peak, percent_of_peak
 
@@ -138,21 +138,22 @@ def roofline_table(groups: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes)
             continue
         peak, source = group_peak(row, all_runs, probes)
         rows.append({
-            **group_columns(row),
+            **name_columns(row),
             "achieved GFLOP/s": fmt(achieved, ".1f"),
-            "% of peak": fmt(percent_of_peak(achieved, peak), ".0f"),
-            "peak GFLOP/s": fmt(peak, ".0f"),
+            "% of peak (peak GFLOP/s)": f"{fmt(percent_of_peak(achieved, peak), '.0f')} "
+            f"(of {fmt(peak, '.0f')})",
             "framework GEMM, model shapes": fmt(
                 median_of(runs, "roofline.framework_gemm.model_shapes_gflops"), ".0f"
             ),
             "framework GEMM, 2048²": fmt(
                 median_of(runs, "roofline.framework_gemm.square_gflops"), ".0f"
             ),
+            "peak RSS MiB": fmt(median_of(runs, "memory.peak_rss_mib"), ",.0f"),
             "peak from": source,
         })  # fmt: skip
     if not rows:
         return None
-    numeric = [c for c in rows[0] if c not in (*GROUP_COLUMNS, "peak from")]
+    numeric = [c for c in rows[0] if c not in (*NAME_COLUMNS, "peak from")]
     return to_markdown(pd.DataFrame(rows), numeric)
 
 
@@ -165,6 +166,7 @@ def probe_table(machine: str, invocations: Iterable[str], probes: Probes) -> str
         ):
             probe = record["probe"]
             rows.append({
+                "machine": machine,
                 "invocation": invocation,
                 "suite": str(record.get("suite_backend", MISSING)),
                 "phase": str(record.get("phase", MISSING)),
@@ -187,7 +189,6 @@ def render(main: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes) -> str:
         probe_rows = probe_table(machine, invocations, probes)
         if table is None and probe_rows is None:
             continue
-        parts.append(f"On `{machine}`:")
         if table:
             parts.append(table)
         if probe_rows:

@@ -1,16 +1,28 @@
 """Default vs tuned: the two profiles side by side, and the search that chose the tuned one."""
 
+import math
 from typing import Any
 
 import pandas as pd
 
 from bench.report.collect import get
 from bench.report.probes import HOST_SPEED_FLAG, Probes, comparable, invocation_of
-from bench.report.speed import accuracy_cell, stats_of, values
+from bench.report.speed import THROUGHPUT, bulk_batch, median_of, values
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.stats import compare_speed
+from bench.stats import FASTER, SAME, SLOWER, compare_speed
 
 CHOSEN = "**✓**"
+TUNED_COLUMNS = [
+    "machine",
+    "backend",
+    "steady epoch gain",
+    "time to a trained model gain",
+    "compile s",
+    "break-even",
+    "first predict s",
+    "bulk predict gain",
+    "for the documented job",
+]
 
 
 def settings_text(settings: dict[str, Any]) -> str:
@@ -29,11 +41,6 @@ def chosen_settings(result: dict[str, Any]) -> str:
     return settings_text(settings) if isinstance(settings, dict) and settings else MISSING
 
 
-def median_cell(stats: dict[str, Any] | None) -> str:
-    """The median of `stats` in seconds, or "n/a"."""
-    return fmt(None if stats is None else stats["median"], ".3f")
-
-
 def paired_by_repeat(default: Any, tuned: Any) -> bool:
     """Whether run i of each profile ran side by side (bench.suite interleaves them)."""
     runs = [*default.group_runs, *tuned.group_runs]
@@ -45,74 +52,113 @@ def paired_by_repeat(default: Any, tuned: Any) -> bool:
     )
 
 
-def steady_by_repeat(row: Any) -> list[float] | None:
-    """The group's steady epochs in repeat order; None if any run lacks one."""
+def by_repeat(row: Any, dotted: str) -> list[float] | None:
+    """The group's values at `dotted` in repeat order; None if any run lacks one."""
     ordered = sorted(row.group_runs, key=lambda result: get(result, "repeat.index") or 0)
-    steady = values(ordered, "timings.steady_epoch_seconds")
-    return steady if len(steady) == len(ordered) else None
+    found = values(ordered, dotted)
+    return found if len(found) == len(ordered) else None
 
 
-def speedup_cells(default: Any, tuned: Any, probes: Probes) -> dict[str, str]:
-    """The speed-up default / tuned with its 95% interval and verdict, or why there is none."""
-    if not comparable([default, tuned], probes):
-        return {"speed-up": MISSING, "95% CI": MISSING, "verdict": HOST_SPEED_FLAG}
-    paired = paired_by_repeat(default, tuned)
-    if paired:
-        baseline, candidate = steady_by_repeat(default), steady_by_repeat(tuned)
-    else:
-        baseline = values(default.group_runs, "timings.steady_epoch_seconds")
-        candidate = values(tuned.group_runs, "timings.steady_epoch_seconds")
-    if not baseline or not candidate:
-        return {"speed-up": MISSING, "95% CI": MISSING, "verdict": MISSING}
-    found = compare_speed(baseline, candidate, paired=paired)
+def paired_samples(default: Any, tuned: Any, dotted: str) -> tuple[list[float], list[float], bool]:
+    """Both groups' values at `dotted`, in repeat order and paired where they were interleaved."""
+    if paired_by_repeat(default, tuned):
+        base, candidate = by_repeat(default, dotted), by_repeat(tuned, dotted)
+        if base is not None and candidate is not None:
+            return base, candidate, True
+    return values(default.group_runs, dotted), values(tuned.group_runs, dotted), False
+
+
+def gain(default: Any, tuned: Any, dotted: str, *, rate: bool = False) -> dict[str, Any] | None:
+    """How many times faster tuned is than default at `dotted`: ratio, interval, verdict."""
+    base, candidate, paired = paired_samples(default, tuned, dotted)
+    if rate:
+        base, candidate = [1 / v for v in base if v > 0], [1 / v for v in candidate if v > 0]
+    if not base or not candidate or (paired and len(base) != len(candidate)):
+        return None
+    return compare_speed(base, candidate, paired=paired)
+
+
+def gain_cell(found: dict[str, Any] | None) -> str:
+    """ "1.38× [1.18–1.62] FASTER", or "n/a"."""
+    if found is None:
+        return MISSING
     ci = found["ci95"]
-    return {
-        "speed-up": f"{found['ratio']:.2f}x",
-        "95% CI": MISSING if ci is None else f"{ci[0]:.2f} to {ci[1]:.2f}",
-        "verdict": f"{found['outcome']} ({'paired' if paired else 'unpaired'})",
-    }
+    interval = "" if ci is None else f" [{ci[0]:.2f}–{ci[1]:.2f}]"
+    return f"{found['ratio']:.2f}×{interval} {found['outcome']}"
+
+
+def break_even(default: Any, tuned: Any) -> str:
+    """After how many epochs tuned's faster steady epoch pays back its extra compile time."""
+    steady_d = median_of(default.group_runs, "timings.steady_epoch_seconds")
+    steady_t = median_of(tuned.group_runs, "timings.steady_epoch_seconds")
+    compile_d = median_of(default.group_runs, "timings.compile_overhead_seconds")
+    compile_t = median_of(tuned.group_runs, "timings.compile_overhead_seconds")
+    if None in (steady_d, steady_t, compile_d, compile_t):
+        return MISSING
+    if steady_t >= steady_d:
+        return "never (no faster per epoch)"
+    if compile_t <= compile_d:
+        return "from epoch 1"
+    return f"{math.ceil((compile_t - compile_d) / (steady_d - steady_t))} epochs"
+
+
+def job_verdict(found: dict[str, Any] | None) -> str:
+    """What the tuned profile does to the documented job, flagged when it makes it slower."""
+    if found is None:
+        return MISSING
+    if found["outcome"] == SLOWER:
+        return "⚠ SLOWER for the documented job: never recommended for it"
+    return {FASTER: "faster", SAME: "same"}.get(found["outcome"], "not decided")
+
+
+def seconds_pair(default: Any, tuned: Any, dotted: str) -> str:
+    """Medians "default → tuned" in seconds."""
+    return (
+        f"{fmt(median_of(default.group_runs, dotted), '.2f')} → "
+        f"{fmt(median_of(tuned.group_runs, dotted), '.2f')}"
+    )
 
 
 def default_vs_tuned(selected: pd.DataFrame, probes: Probes | None = None) -> str | None:
-    """Per backend (and device, mode) of one machine: default and tuned steady epochs.
+    """Per machine, backend, device and mode: what the tuned profile gains, honestly.
 
-    The speed-up is default / tuned steady epoch with its 95% interval (bench.stats.ratio_ci,
-    paired by repeat when the runs were interleaved) and a verdict that needs significance
-    and at least a 5% effect; none where the two groups' hosts differ in speed.
+    Gains are default / tuned (bench.stats.compare_speed, paired by repeat when the runs were
+    interleaved), per steady epoch and for the whole documented job; none where the two
+    groups' hosts differ in speed.
     """
     probes = probes or Probes()
     rows = []
-    for (backend, device, quick), group in selected.groupby(
-        ["backend", "device", "quick"], sort=False
-    ):
+    keys = ["machine", "backend", "device", "quick"]
+    for (machine, backend, device, quick), group in selected.groupby(keys, sort=False):
         by_profile = {row.profile: row for row in group.itertuples()}
         tuned, default = by_profile.get("tuned"), by_profile.get("default")
-        if tuned is None:
+        if tuned is None or default is None:
             continue
-        default_runs = default.group_runs if default is not None else []
-        default_steady = stats_of(default_runs, "timings.steady_epoch_seconds")
-        tuned_steady = stats_of(tuned.group_runs, "timings.steady_epoch_seconds")
-        speedup = (
-            speedup_cells(default, tuned, probes)
-            if default is not None
-            else {"speed-up": MISSING, "95% CI": MISSING, "verdict": MISSING}
-        )
+        row = {"machine": machine, "backend": f"{backend}/{device}" + " (quick)" * quick}
+        if not comparable([default, tuned], probes):
+            rows.append({**row, "steady epoch gain": HOST_SPEED_FLAG})
+            continue
+        job = gain(default, tuned, "timings.fit_seconds")
         rows.append({
-            "backend": backend,
-            "device": device,
-            "mode": "**quick**" if quick else "full",
-            "runs": f"{len(default_runs)} / {len(tuned.group_runs)}",
-            "default steady epoch s": median_cell(default_steady),
-            "tuned steady epoch s": median_cell(tuned_steady),
-            **speedup,
-            "default accuracy": accuracy_cell(values(default_runs, "metrics.test_accuracy")),
-            "tuned accuracy": accuracy_cell(values(tuned.group_runs, "metrics.test_accuracy")),
-            "tuned settings": chosen_settings(tuned.result),
+            **row,
+            "steady epoch gain": gain_cell(gain(default, tuned, "timings.steady_epoch_seconds")),
+            "time to a trained model gain": gain_cell(job),
+            "compile s": seconds_pair(default, tuned, "timings.compile_overhead_seconds"),
+            "break-even": break_even(default, tuned),
+            "first predict s": seconds_pair(default, tuned, "timings.predict_first_call_seconds"),
+            "bulk predict gain": gain_cell(bulk_gain(default, tuned)),
+            "for the documented job": job_verdict(job),
         })  # fmt: skip
     if not rows:
         return None
-    numeric = ["runs", "default steady epoch s", "tuned steady epoch s", "speed-up", "95% CI"]
-    return to_markdown(pd.DataFrame(rows), numeric)
+    frame = pd.DataFrame(rows).reindex(columns=TUNED_COLUMNS).astype(object).fillna(MISSING)
+    return to_markdown(frame, TUNED_COLUMNS[2:6])
+
+
+def bulk_gain(default: Any, tuned: Any) -> dict[str, Any] | None:
+    """Tuned's gain in prediction throughput at the largest batch both groups measured."""
+    size = bulk_batch([*default.group_runs, *tuned.group_runs])
+    return None if size is None else gain(default, tuned, f"{THROUGHPUT}.{size}", rate=True)
 
 
 def tuning_candidates(row: Any) -> str | None:

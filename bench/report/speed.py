@@ -6,11 +6,11 @@ import pandas as pd
 
 from bench.report.collect import get
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.roofline import percent_of_peak
 from bench.stats import MIN_SPEED_EFFECT, describe
 
 NOISY = "⚠ noisy"
-GROUP_COLUMNS = ("backend", "device", "profile", "mode")
+NAME_COLUMNS = ("machine", "backend", "device", "profile")
+THROUGHPUT = "timings.predict_throughput_samples_per_second"
 
 
 def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
@@ -34,23 +34,6 @@ def median_of(group_runs: list[dict[str, Any]], dotted: str) -> float | None:
     return None if stats is None else stats["median"]
 
 
-def spread_cell(stats: dict[str, Any] | None, key: str, spec: str) -> str:
-    """A spread statistic (IQR, CV) of `stats`; "n/a" with fewer than two runs."""
-    if stats is None or stats["count"] < 2 or stats[key] is None:
-        return MISSING
-    return format(stats[key], spec)
-
-
-def cv_cell(stats: dict[str, Any] | None, noisy_runs: int = 0) -> str:
-    """The CV as a percentage, flagged when above the noisy threshold or a run is noisy."""
-    cell = spread_cell(stats, "cv", ".1%")
-    if cell != MISSING and stats["noisy"]:
-        cell += f" {NOISY}"
-    if noisy_runs:
-        cell += f"; ⚠ {noisy_runs} noisy run{'s' * (noisy_runs != 1)}"
-    return cell
-
-
 def accuracy_cell(accuracies: list[float]) -> str:
     """The median accuracy, with the min to max range when there are several runs."""
     if not accuracies:
@@ -62,17 +45,7 @@ def accuracy_cell(accuracies: list[float]) -> str:
     return cell
 
 
-def group_columns(row: Any) -> dict[str, str]:
-    """The cells that name a group: backend, device, profile and mode."""
-    return {
-        "backend": row.backend,
-        "device": row.device,
-        "profile": row.profile,
-        "mode": "**quick**" if row.quick else "full",
-    }
-
-
-def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: list[str]) -> list[str]:
+def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: int) -> list[str]:
     """Why a group's steady epoch is flagged noisy, across its runs and within them."""
     notes = []
     if steady is not None and steady["noisy"]:
@@ -83,86 +56,102 @@ def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: list[str]
         )
     if noisy_runs:
         notes.append(
-            f"{label}: within run(s) {', '.join(noisy_runs)}, the steady epochs' own 95% "
-            f"interval is wider than ±{MIN_SPEED_EFFECT:.0%}."
+            f"{label}: within {noisy_runs} of its runs the steady epochs' own 95% interval is "
+            f"wider than ±{MIN_SPEED_EFFECT:.0%}."
         )
     return notes
 
 
-def summary_table(
-    selected: pd.DataFrame, peaks: dict[str, float | None] | None = None
-) -> tuple[str, list[str]]:
-    """One row per group with medians and spread across its runs; and the noisy notes.
+def steady_cell(steady: dict[str, Any] | None, noisy_runs: int = 0) -> str:
+    """The median steady epoch with the ± half-width of its 95% interval, flagged when noisy."""
+    if steady is None:
+        return MISSING
+    cell = f"{steady['median']:.3f}"
+    if steady["resolution"] is not None:
+        cell += f" ±{steady['resolution']:.0%}"
+    if steady["noisy"] or noisy_runs:
+        cell += f" {NOISY}"
+    return cell
 
-    `peaks` maps a group's repeat group id to the GEMM peak its "% of peak" divides by.
-    """
-    peaks = peaks or {}
+
+def name_columns(row: Any) -> dict[str, str]:
+    """The cells that name a group: machine, backend (marked when quick), device, profile."""
+    return {
+        "machine": row.machine,
+        "backend": f"{row.backend} (**quick**)" if row.quick else row.backend,
+        "device": row.device,
+        "profile": row.profile,
+    }
+
+
+def training_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
+    """One row per group: accuracy and training times across its runs; and the noisy notes."""
     rows, notes = [], []
     for row in selected.itertuples():
         runs = row.group_runs
         steady = stats_of(runs, "timings.steady_epoch_seconds")
         noisy_runs = [get(r, "run_id") for r in runs if get(r, "timings.steady_epoch_noisy")]
-        notes += noisy_notes(row.label, steady, noisy_runs)
-        achieved = median_of(runs, "roofline.achieved_gflops")
-        percent = percent_of_peak(achieved, peaks.get(row.repeat_group))
+        notes += noisy_notes(row.label, steady, len(noisy_runs))
         rows.append({
-            "machine": row.machine,
-            **group_columns(row),
+            **name_columns(row),
             "runs": str(len(runs)),
             "test accuracy": accuracy_cell(values(runs, "metrics.test_accuracy")),
-            "steady epoch s": fmt(steady["median"] if steady else None, ".3f"),
-            "IQR s": spread_cell(steady, "iqr", ".3f"),
-            "CV": cv_cell(steady, len(noisy_runs)),
-            "first epoch s": fmt(median_of(runs, "timings.first_epoch_seconds"), ".3f"),
-            "compile s": fmt(median_of(runs, "timings.compile_overhead_seconds"), ".3f"),
-            "fit s": fmt(median_of(runs, "timings.fit_seconds"), ".2f"),
+            "time to a trained model s": fmt(median_of(runs, "timings.fit_seconds"), ".2f"),
+            "compile s": fmt(median_of(runs, "timings.compile_overhead_seconds"), ".2f"),
+            "steady epoch s (95% CI)": steady_cell(steady, len(noisy_runs)),
             "train samples/s": fmt(median_of(runs, "timings.train_samples_per_second"), ",.0f"),
-            "predict s": fmt(median_of(runs, "timings.predict_seconds"), ".3f"),
-            "peak RSS MiB": fmt(median_of(runs, "memory.peak_rss_mib"), ",.0f"),
-            "peak GPU MiB": median_of(runs, "memory.peak_gpu_mib"),
-            "GFLOP/s (% of peak)": None
-            if achieved is None
-            else f"{achieved:.1f} ({fmt(percent, '.0f')}%)",
         })  # fmt: skip
-    frame = drop_empty(pd.DataFrame(rows), ["peak GPU MiB", "GFLOP/s (% of peak)"])
-    if "peak GPU MiB" in frame:
-        frame["peak GPU MiB"] = frame["peak GPU MiB"].map(lambda mib: fmt(mib, ",.0f"))
-    numeric = [c for c in frame.columns if c not in ("machine", *GROUP_COLUMNS)]
-    return to_markdown(frame.fillna(MISSING), numeric), notes
+    frame = pd.DataFrame(rows)
+    return to_markdown(frame, [c for c in frame.columns if c not in NAME_COLUMNS]), notes
 
 
-def drop_empty(frame: pd.DataFrame, optional: list[str]) -> pd.DataFrame:
-    """`frame` without those `optional` columns that no row has a value in."""
-    empty = [column for column in optional if column in frame and frame[column].isna().all()]
-    return frame.drop(columns=empty)
+def bulk_batch(group_runs: list[dict[str, Any]]) -> str | None:
+    """The largest predict batch size every run of the group measured (as the JSON key)."""
+    sizes = [set((get(result, THROUGHPUT) or {}).keys()) for result in group_runs]
+    common = set.intersection(*sizes) if sizes else set()
+    numeric = [size for size in common if str(size).isdigit()]
+    return max(numeric, key=int) if numeric else None
+
+
+def bulk_rate(runs: list[dict[str, Any]]) -> tuple[float | None, str | None]:
+    """The median prediction throughput at the largest batch every run measured, and the batch."""
+    size = bulk_batch(runs)
+    return (None, None) if size is None else (median_of(runs, f"{THROUGHPUT}.{size}"), size)
 
 
 def prediction_table(selected: pd.DataFrame) -> str | None:
-    """Batch-1 latency percentiles and throughput per batch size, medians across repeats."""
+    """Batch-1 latency, the first call and bulk throughput per group, medians across repeats."""
     rows = []
     for row in selected.itertuples():
         runs = row.group_runs
         paths = {get(r, "timings.predict_path") for r in runs} - {None}
         if not paths:
             continue
-        entry = {
-            **group_columns(row),
+        rate, size = bulk_rate(runs)
+        rows.append({
+            **name_columns(row),
             "path": ", ".join(sorted(paths)),
             "p50 ms": fmt(median_of(runs, "timings.predict_latency_p50_ms"), ".3f"),
-            "p95 ms": fmt(median_of(runs, "timings.predict_latency_p95_ms"), ".3f"),
             "p99 ms": fmt(median_of(runs, "timings.predict_latency_p99_ms"), ".3f"),
-        }
-        throughput = "timings.predict_throughput_samples_per_second"
-        sizes = {int(size) for r in runs for size in (get(r, throughput) or {})}
-        for size in sorted(sizes):
-            rate = median_of(runs, f"{throughput}.{size}")
-            entry[f"samples/s @{size:,}"] = fmt(rate, ",.0f")
-        rows.append(entry)
+            "first predict s": fmt(median_of(runs, "timings.predict_first_call_seconds"), ".3f"),
+            "bulk samples/s": MISSING if rate is None else f"{rate:,.0f} @{int(size):,}",
+        })  # fmt: skip
     if not rows:
         return None
-    frame = pd.DataFrame(rows).fillna(MISSING)
-    names = ["path", *GROUP_COLUMNS]
-    return to_markdown(frame, [c for c in frame.columns if c not in names])
+    frame = pd.DataFrame(rows).astype(object).fillna(MISSING)
+    return to_markdown(frame, [c for c in frame.columns if c not in (*NAME_COLUMNS, "path")])
+
+
+def throughput_curves(selected: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """Per group label: median prediction throughput at each batch size its runs measured."""
+    curves = {}
+    for row in selected.itertuples():
+        sizes = {int(size) for r in row.group_runs for size in (get(r, THROUGHPUT) or {})}
+        curve = {size: median_of(row.group_runs, f"{THROUGHPUT}.{size}") for size in sizes}
+        curve = {size: rate for size, rate in sorted(curve.items()) if rate}
+        if curve:
+            curves[row.label] = curve
+    return curves
 
 
 def threads_cell(threads: Any) -> str:
@@ -190,7 +179,7 @@ def settings_table(selected: pd.DataFrame) -> str | None:
             k: v for k, v in (settings.get("environment") or {}).items() if v is not None
         }
         rows.append({
-            **group_columns(row),
+            **name_columns(row),
             "jit_compile asked → resolved": f"{settings.get('jit_compile_requested')} → "
             f"{settings.get('jit_compile_resolved')}",
             "steps_per_execution": str(settings.get("steps_per_execution")),

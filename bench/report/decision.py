@@ -1,0 +1,298 @@
+"""The decision layer: per machine and device, which backend wins each task, by how much, how sure.
+
+Every margin is a ratio of geometric means across a group's runs with a 95% interval
+(`bench.stats.compare_speed`, unpaired: backends run one after another, not interleaved). A
+winner is only called one where the interval excludes 1 and the margin is at least
+MIN_SPEED_EFFECT; otherwise the two are a *tie*, decided (the whole interval within the
+minimum effect) or undecided (the data cannot tell; the verdict says what to run).
+"""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from bench.report.probes import Probes, comparable
+from bench.report.profiles import gain
+from bench.report.speed import THROUGHPUT, bulk_batch, stats_of, values
+from bench.stats import DECIDING_POWER, FASTER, SAME, SLOWER, compare_speed
+
+MAX_REPEATS_SUGGESTED = 100
+DISPLAY = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A job a user waits for, and where each run records how fast it went."""
+
+    name: str
+    dotted: str
+    higher_is_better: bool
+    unit: str
+    spec: str
+
+
+TIME_TO_MODEL = Task("time to a trained model", "timings.fit_seconds", False, "s", ".2f")
+TASKS = (
+    TIME_TO_MODEL,
+    Task(
+        "steady training throughput",
+        "timings.train_samples_per_second",
+        True,
+        "samples/s",
+        ",.0f",
+    ),
+    Task("batch-1 latency p50", "timings.predict_latency_p50_ms", False, "ms", ".3f"),
+    Task("bulk prediction throughput", THROUGHPUT, True, "samples/s", ",.0f"),
+)
+SCOPES = {"default": "default settings", "any": "best profile"}
+
+
+def display(backend: str) -> str:
+    """The backend's name as people write it."""
+    return DISPLAY.get(backend, backend)
+
+
+def task_values(group_runs: list[dict[str, Any]], task: Task) -> list[float]:
+    """The group's per-run measurements of `task`, in the task's unit (missing ones left out)."""
+    if task.dotted != THROUGHPUT:
+        return values(group_runs, task.dotted)
+    size = bulk_batch(group_runs)
+    return [] if size is None else values(group_runs, f"{THROUGHPUT}.{size}")
+
+
+def as_times(measured: list[float], task: Task) -> list[float]:
+    """Measurements turned into costs (lower is better): rates are inverted."""
+    positive = [value for value in measured if value > 0]
+    return [1 / value for value in positive] if task.higher_is_better else positive
+
+
+def geometric_mean(samples: list[float]) -> float:
+    return float(math.exp(np.mean(np.log(samples))))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One group (backend and profile) with its costs for one task."""
+
+    row: Any
+    times: list[float]
+
+    @property
+    def backend(self) -> str:
+        return self.row.backend
+
+    @property
+    def name(self) -> str:
+        return f"{display(self.row.backend)} ({self.row.profile})"
+
+    @property
+    def typical(self) -> float:
+        return geometric_mean(self.times)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How much faster the winner is than another backend's best group, and how sure."""
+
+    other: Candidate
+    ratio: float
+    ci: list[float] | None
+    outcome: str  # FASTER: a real win; SAME: a decided tie; otherwise an undecided tie
+    repeats_to_decide: int | None
+
+    @property
+    def decisive(self) -> bool:
+        return self.outcome == FASTER
+
+    @property
+    def tie(self) -> bool:
+        return self.outcome != FASTER
+
+    def text(self, *, brackets: bool = True) -> str:
+        """ "1.52× [1.41–1.63]", with "tie" where it does not separate."""
+        interval = "" if self.ci is None else f" [{self.ci[0]:.2f}–{self.ci[1]:.2f}]"
+        body = f"{self.ratio:.2f}×{interval if brackets else ''}"
+        return body if self.decisive else f"tie: {body}"
+
+
+@dataclass
+class TaskVerdict:
+    """The fastest group for one task in one scope, and its margin over every other backend."""
+
+    task: Task
+    scope: str
+    winner: Candidate | None = None
+    margins: list[Margin] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def decisive(self) -> bool:
+        return (
+            self.winner is not None
+            and bool(self.margins)
+            and not self.problem
+            and all(margin.decisive for margin in self.margins)
+        )
+
+    def winner_value(self) -> str:
+        if self.winner is None:
+            return ""
+        measured = task_values(self.winner.row.group_runs, self.task)
+        median = float(np.median(measured)) if measured else None
+        return "" if median is None else f"{format(median, self.task.spec)} {self.task.unit}"
+
+
+def repeats_to_decide(slower: list[float], faster: list[float]) -> int | None:
+    """Runs per group that would likely (80%) separate the two or show them equal.
+
+    Takes the observed geometric means and log spreads as the truth; a normal approximation of
+    the unpaired interval on log times. None when the spread is unknown (one run a side) or
+    more than MAX_REPEATS_SUGGESTED would be needed.
+    """
+    a, b = np.log(slower), np.log(faster)
+    if a.size < 2 or b.size < 2:
+        return None
+    sd = math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    difference = abs(float(a.mean() - b.mean()))
+    effect = math.log1p(0.05)
+    gap = difference if difference >= effect else effect - difference
+    if sd == 0:
+        return 2
+    if gap == 0:
+        return None
+    z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(DECIDING_POWER)
+    needed = math.ceil(2 * (z * sd / gap) ** 2)
+    return max(3, needed) if needed <= MAX_REPEATS_SUGGESTED else None
+
+
+def margin_over(winner: Candidate, other: Candidate) -> Margin:
+    """The winner's margin over `other`: other / winner cost, its interval and verdict."""
+    found = compare_speed(other.times, winner.times)
+    decided = found["outcome"] in (FASTER, SAME)
+    return Margin(
+        other=other,
+        ratio=found["ratio"],
+        ci=found["ci95"],
+        outcome=found["outcome"],
+        repeats_to_decide=None if decided else repeats_to_decide(other.times, winner.times),
+    )
+
+
+def tuned_job_gains(groups: pd.DataFrame) -> dict[str, str]:
+    """Per backend: FASTER, SLOWER, SAME or INCONCLUSIVE for tuned against default on the job.
+
+    Paired by repeat where the suite interleaved the profiles, as in the Tuned profiles table.
+    """
+    gains = {}
+    for backend, same_backend in groups.groupby("backend", sort=False):
+        by_profile = {row.profile: row for row in same_backend.itertuples()}
+        default, tuned = by_profile.get("default"), by_profile.get("tuned")
+        if default is None or tuned is None:
+            continue
+        found = gain(default, tuned, TIME_TO_MODEL.dotted)
+        if found is not None:
+            gains[backend] = found["outcome"]
+    return gains
+
+
+def flagged_profiles(groups: pd.DataFrame, gains: dict[str, str]) -> set[str]:
+    """Group ids of tuned profiles that are slower than their default for the documented job."""
+    tuned = groups[groups["profile"] == "tuned"]
+    return {row.repeat_group for row in tuned.itertuples() if gains.get(row.backend) == SLOWER}
+
+
+def best_per_backend(
+    groups: pd.DataFrame, task: Task, scope: str, flagged: set[str]
+) -> list[Candidate]:
+    """Each backend's cheapest group for `task` in `scope` (flagged ones never for the job)."""
+    best: dict[str, Candidate] = {}
+    for row in groups.itertuples():
+        if scope == "default" and row.profile != "default":
+            continue
+        if task is TIME_TO_MODEL and row.repeat_group in flagged:
+            continue
+        times = as_times(task_values(row.group_runs, task), task)
+        if not times:
+            continue
+        candidate = Candidate(row, times)
+        if row.backend not in best or candidate.typical < best[row.backend].typical:
+            best[row.backend] = candidate
+    return sorted(best.values(), key=lambda candidate: candidate.typical)
+
+
+def decide_task(
+    groups: pd.DataFrame, task: Task, scope: str, probes: Probes, flagged: set[str]
+) -> TaskVerdict:
+    """The fastest backend for `task` among one machine and device's groups."""
+    verdict = TaskVerdict(task, scope)
+    candidates = best_per_backend(groups, task, scope, flagged)
+    if not candidates:
+        verdict.problem = "not measured"
+        return verdict
+    verdict.winner = candidates[0]
+    if len(candidates) == 1:
+        verdict.problem = "only one backend measured"
+        return verdict
+    if not comparable([candidate.row for candidate in candidates], probes):
+        verdict.problem = "hosts of different speed"
+        return verdict
+    verdict.margins = [margin_over(candidates[0], other) for other in candidates[1:]]
+    return verdict
+
+
+@dataclass
+class MachineVerdict:
+    """Every task's verdict for one machine and device, and the accuracy verdict beside them."""
+
+    machine: str
+    device: str
+    tasks: dict[tuple[str, str], TaskVerdict]  # (task name, scope) -> verdict
+    flagged: set[str]
+    noisy: list[str]
+    tuned_job_gain: dict[str, str]  # backend -> tuned against default on the documented job
+
+    def get(self, task: Task, scope: str = "any") -> TaskVerdict:
+        return self.tasks[(task.name, scope)]
+
+
+def noisy_groups(groups: pd.DataFrame) -> list[str]:
+    """Labels of groups whose steady epoch alone cannot resolve a 5% difference."""
+    found = []
+    for row in groups.itertuples():
+        steady = stats_of(row.group_runs, "timings.steady_epoch_seconds")
+        if steady is not None and steady["noisy"]:
+            found.append(row.label)
+    return found
+
+
+def decide(main: pd.DataFrame, probes: Probes | None = None) -> list[MachineVerdict]:
+    """A MachineVerdict per machine and device, from the full (not quick) groups."""
+    probes = probes or Probes()
+    verdicts = []
+    full = main[~main["quick"]]
+    for (machine, device), groups in full.groupby(["machine", "device"], sort=False):
+        gains = tuned_job_gains(groups)
+        flagged = flagged_profiles(groups, gains)
+        tasks = {
+            (task.name, scope): decide_task(groups, task, scope, probes, flagged)
+            for task in TASKS
+            for scope in SCOPES
+        }
+        noisy = noisy_groups(groups)
+        verdicts.append(MachineVerdict(machine, device, tasks, flagged, noisy, gains))
+    return verdicts
+
+
+def undecided(verdicts: Iterable[MachineVerdict]) -> list[tuple[MachineVerdict, TaskVerdict]]:
+    """The (machine, task) verdicts that have an undecided tie."""
+    return [
+        (machine, verdict)
+        for machine in verdicts
+        for verdict in machine.tasks.values()
+        if any(margin.outcome not in (FASTER, SAME) for margin in verdict.margins)
+    ]

@@ -1,0 +1,99 @@
+"""Where the numbers come from: one environment table per machine, one per-class table."""
+
+from typing import Any
+
+import pandas as pd
+
+from bench.report.collect import get
+from bench.report.tables import MISSING, fmt, to_markdown
+
+
+def distinct(results: list[dict[str, Any]], dotted: str) -> str:
+    """The distinct values at `dotted` across `results`, in first-seen order."""
+    found = [str(value) for r in results if (value := get(r, dotted)) is not None]
+    return ", ".join(dict.fromkeys(found)) or MISSING
+
+
+def commits(results: list[dict[str, Any]]) -> str:
+    """The short commits the runs came from, each marked clean or with uncommitted changes."""
+    found = {}
+    for result in results:
+        commit = get(result, "git.commit")
+        if commit:
+            dirty = get(result, "git.dirty")
+            found[commit[:10]] = {True: " (uncommitted changes)", False: " (clean)"}.get(dirty, "")
+    return ", ".join(f"`{commit}`{state}" for commit, state in found.items()) or MISSING
+
+
+def gpus_text(result: dict[str, Any]) -> str:
+    gpus = get(result, "machine.gpus") or []
+    return (
+        ", ".join(f"{gpu.get('name', '?')} ({fmt(gpu.get('memory_mib'), ',')} MiB)" for gpu in gpus)
+        or "none"
+    )
+
+
+def frameworks(groups: pd.DataFrame) -> str:
+    """Each backend's framework version on this machine."""
+    found = {}
+    for row in groups.itertuples():
+        for result in row.group_runs:
+            name = get(result, "versions.framework")
+            version = get(result, "versions.framework_version")
+            if name and version:
+                found.setdefault(name, set()).add(version)
+    return ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in found.items()) or MISSING
+
+
+def verified_note(results: list[dict[str, Any]]) -> str:
+    verified = all(get(result, "data.checksums_verified") for result in results)
+    return " (checksums verified)" if verified else " (⚠ not every run verified its checksums)"
+
+
+def machine_table(groups: pd.DataFrame) -> str:
+    """Hardware, OS, versions, commits, data and invocations of one machine's groups."""
+    results = [result for runs in groups["group_runs"] for result in runs]
+    latest = groups.iloc[-1]["result"]
+    rows = {
+        "CPU": fmt(get(latest, "machine.cpu_model")),
+        "cores (logical / physical)": f"{fmt(get(latest, 'machine.cpu_cores_logical'))} / "
+        f"{fmt(get(latest, 'machine.cpu_cores_physical'))}",
+        "memory GiB": fmt(get(latest, "machine.memory_gib")),
+        "GPUs": gpus_text(latest),
+        "devices used": distinct(results, "device.used"),
+        "OS": distinct(results, "machine.platform"),
+        "python": distinct(results, "versions.python"),
+        "keras": distinct(results, "versions.keras"),
+        "numpy": distinct(results, "versions.numpy"),
+        "frameworks": frameworks(groups),
+        "commits": commits(results),
+        "data": distinct(results, "data.source") + verified_note(results),
+        "invocations": distinct(results, "invocation.id"),
+        "runs": str(len(results)),
+    }
+    return to_markdown(pd.DataFrame({"": list(rows), "value": list(rows.values())}))
+
+
+def render(main: pd.DataFrame) -> str:
+    """The "Environment" section: one table per machine."""
+    parts = ["## Environment", "One table per machine, from the runs this report uses."]
+    for machine, groups in main.groupby("machine", sort=False):
+        parts += [f"### `{machine}`", machine_table(groups)]
+    return "\n\n".join(parts)
+
+
+def per_class_table(main: pd.DataFrame) -> str | None:
+    """F1 of each digit for each default full group: one table for the whole report."""
+    columns = {}
+    shown = main[(main["profile"] == "default") & ~main["quick"]]
+    for row in (shown if len(shown) else main).itertuples():
+        per_class = get(row.result, "metrics.per_class")
+        if isinstance(per_class, list) and per_class:
+            columns[row.label] = {
+                entry.get("class"): fmt(entry.get("f1"), ".4f") for entry in per_class
+            }
+    if not columns:
+        return None
+    frame = pd.DataFrame(columns).astype(object).fillna(MISSING)
+    frame.index.name = "digit"
+    return to_markdown(frame.reset_index(), list(columns))

@@ -1,0 +1,273 @@
+"""The report's opening: per machine and device the verdict table, parity and a recommendation."""
+
+import pandas as pd
+
+from bench.parity.checks import ACCURACY_TOLERANCE
+from bench.report import decision
+from bench.report.collect import BACKEND_ORDER
+from bench.report.decision import (
+    SCOPES,
+    TASKS,
+    TIME_TO_MODEL,
+    Candidate,
+    MachineVerdict,
+    Margin,
+    TaskVerdict,
+    display,
+)
+from bench.report.tables import MISSING, to_markdown
+from bench.stats import MIN_SPEED_EFFECT, SAME
+
+OWN = "—"
+PROBLEM_TEXT = {
+    "not measured": "not measured",
+    "only one backend measured": "only one backend measured",
+    "hosts of different speed": "⚠ not ranked: hosts of different speed",
+}
+
+
+def where(verdict: MachineVerdict) -> str:
+    return f"`{verdict.machine}` ({verdict.device.upper()})"
+
+
+def backends_of(verdict: MachineVerdict) -> list[str]:
+    """The backends with a measured group on this machine and device, in report order."""
+    found = {
+        candidate.backend
+        for task in verdict.tasks.values()
+        for candidate in [task.winner, *(margin.other for margin in task.margins)]
+        if candidate is not None
+    }
+    return sorted(found, key=lambda b: BACKEND_ORDER.index(b) if b in BACKEND_ORDER else 99)
+
+
+def margin_cell(task: TaskVerdict, backend: str) -> str:
+    """The winner's margin over `backend` for one task, or why there is none."""
+    if task.winner is None:
+        return MISSING
+    if task.winner.backend == backend:
+        return OWN
+    margin = next((m for m in task.margins if m.other.backend == backend), None)
+    if margin is None:
+        return PROBLEM_TEXT.get(task.problem or "", MISSING)
+    return margin.text()
+
+
+def verdict_table(verdict: MachineVerdict) -> str:
+    """Per task and scope: the fastest group, its median and its margin over each backend."""
+    backends = backends_of(verdict)
+    rows = []
+    for task in TASKS:
+        for scope, scope_name in SCOPES.items():
+            found = verdict.get(task, scope)
+            winner = found.winner
+            rows.append({
+                "task": task.name,
+                "profiles": scope_name,
+                "fastest": MISSING if winner is None else f"**{winner.name}**",
+                "its median": found.winner_value() or MISSING,
+                **{f"vs {display(b)}": margin_cell(found, b) for b in backends},
+            })  # fmt: skip
+    return to_markdown(pd.DataFrame(rows), ["its median", *(f"vs {display(b)}" for b in backends)])
+
+
+def accuracy_clause(outcome: str | None) -> str:
+    """What the parity outcome means for the recommendation."""
+    tolerance = f"±{ACCURACY_TOLERANCE * 100:.1f} pp"
+    if outcome == "PASS":
+        return f"accuracy is equivalent within {tolerance} (two one-sided tests)"
+    if outcome == "FAIL":
+        return (
+            f"but accuracy is NOT equivalent within {tolerance} (parity FAIL): read Accuracy "
+            "parity before choosing"
+        )
+    if outcome == "INCONCLUSIVE":
+        return (
+            f"accuracy equivalence within {tolerance} is not yet shown (INCONCLUSIVE): run "
+            "`nox -s parity` with the seeds it suggests"
+        )
+    return "accuracy parity is not checked here yet: run `nox -s parity`"
+
+
+def interval_text(ci: list[float] | None) -> str:
+    return "[no interval]" if ci is None else f"[{ci[0]:.2f}–{ci[1]:.2f}]"
+
+
+def faster_clause(margin: Margin) -> str:
+    low, high = margin.ci
+    return f"{margin.ratio:.2f}× faster than {margin.other.name} [{low:.2f}–{high:.2f}]"
+
+
+def joined(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def recommendation(verdict: MachineVerdict, outcome: str | None) -> str:
+    """One sentence, from the numbers: which backend to use here for the documented job."""
+    job = verdict.get(TIME_TO_MODEL)
+    place = f"On {where(verdict)}"
+    winner = job.winner
+    if winner is None:
+        return f"{place}: no full run measured the documented job yet: run `nox -s bench`."
+    if job.problem == "only one backend measured":
+        return (
+            f"{place}: only {winner.name} was measured, so there is nothing to choose between "
+            "yet: run `nox -s bench` for the other backends."
+        )
+    if job.problem == "hosts of different speed":
+        return (
+            f"{place}: no recommendation: the backends were measured on hosts of different "
+            "speed (see the host-speed notes), so their times are not comparable; run every "
+            "backend in one `nox -s bench`."
+        )
+    wins = [faster_clause(m) for m in job.margins if m.decisive]
+    ties = [m for m in job.margins if m.tie]
+    if not ties:
+        head = f"**{display(winner.backend)}** ({profile_advice(verdict, winner)}): it gets to a "
+        head += f"trained model {joined(wins)}"
+    else:
+        names = joined([f"**{winner.name}**", *(f"**{m.other.name}**" for m in ties)])
+        tie_text = "; ".join(
+            f"{m.ratio:.2f}× {interval_text(m.ci)} over {m.other.name}" for m in ties
+        )
+        head = f"{names} tie for time to a trained model ({winner.name} {tie_text})"
+        if wins:
+            head += f"; {winner.name} is {joined(wins)}"
+    return f"{place}: {head}; {accuracy_clause(outcome)}.{prediction_clause(verdict)}"
+
+
+def profile_advice(verdict: MachineVerdict, winner: Candidate) -> str:
+    """Which of the winner's profiles to use for the documented job, and why."""
+    if winner.row.profile != "tuned":
+        return f"{winner.row.profile} settings"
+    outcome = verdict.tuned_job_gain.get(winner.backend)
+    if outcome == decision.FASTER:
+        return "tuned profile, shown faster than its default for this job"
+    return "default or tuned: the tuned profile is not shown faster for this job"
+
+
+def prediction_clause(verdict: MachineVerdict) -> str:
+    """A sentence on prediction when its fastest backend differs from the training winner."""
+    job_winner = verdict.get(TIME_TO_MODEL).winner
+    parts = []
+    for task in TASKS[2:]:
+        found = verdict.get(task)
+        if found.winner is None or not found.decisive:
+            continue
+        if job_winner is not None and found.winner.backend == job_winner.backend:
+            continue
+        closest = min(found.margins, key=lambda m: m.ratio)
+        parts.append(
+            f"{found.winner.name} leads {task.name} ({closest.ratio:.1f}× over "
+            f"{closest.other.name})"
+        )
+    return f" For prediction, {joined(parts)}." if parts else ""
+
+
+def undecided_notes(verdict: MachineVerdict) -> list[str]:
+    """For each undecided tie, host mismatch or noisy group: what to run to decide it."""
+    notes = []
+    for task in verdict.tasks.values():
+        if task.scope != "any":
+            continue
+        if task.problem == "hosts of different speed":
+            notes.append(
+                f"{task.task.name}: not ranked, the groups ran on hosts of different speed; "
+                "run every backend in one `nox -s bench` to decide it."
+            )
+        for margin in task.margins:
+            if margin.outcome in (decision.FASTER, SAME):
+                continue
+            n = margin.repeats_to_decide
+            run = (
+                f"about {n} runs per group would likely decide it (`nox -s bench -- --repeats {n}`)"
+                if n
+                else "more runs than is practical would be needed: on this host the two are "
+                "within its noise"
+            )
+            notes.append(
+                f"{task.task.name}: {task.winner.name} against {margin.other.name}, "
+                f"{margin.text()}, is not decisive; {run}."
+            )
+    if verdict.noisy:
+        notes.append(
+            f"Noisy groups (their steady epoch alone cannot resolve ±{MIN_SPEED_EFFECT:.0%}): "
+            f"{', '.join(verdict.noisy)}; a quieter machine or more repeats narrows them."
+        )
+    return notes
+
+
+def flagged_notes(verdict: MachineVerdict, main: pd.DataFrame) -> list[str]:
+    """Tuned profiles that lose on the documented job, and are therefore never recommended."""
+    labels = main.loc[main["repeat_group"].isin(verdict.flagged), "label"]
+    return [
+        f"⚠ {label} is slower than its default profile for the documented job (10-epoch fit, "
+        "compile included), so it is never recommended for it; see Tuned profiles."
+        for label in labels
+    ]
+
+
+def render(
+    verdicts: list[MachineVerdict], main: pd.DataFrame, parity_lines: dict[tuple, tuple]
+) -> str:
+    """The "Verdict" section: per machine and device, table, parity, recommendation, notes."""
+    parts = [
+        "## Verdict",
+        "Per machine and device, for each task a user waits for: the fastest backend with "
+        "Keras' default settings and with its best profile, its median, and its margin over "
+        "each other backend's best group: a ratio of geometric means across runs with its 95% "
+        "interval. A margin is a **tie** when the interval includes 1 or the margin is under "
+        f"{MIN_SPEED_EFFECT:.0%}. *time to a trained model* is the whole 10-epoch fit, compile "
+        "included (what a user waits for); *steady training throughput* excludes the first "
+        "epoch; *bulk prediction* is at the largest batch measured.",
+    ]
+    for verdict in verdicts:
+        line, outcome = parity_lines.get((verdict.machine, verdict.device), ("", None))
+        notes = undecided_notes(verdict) + flagged_notes(verdict, main)
+        parts += [
+            f"### {where(verdict)}",
+            recommendation(verdict, outcome),
+            verdict_table(verdict),
+            *([line] if line else []),
+        ]
+        if notes:
+            parts.append(
+                "Not decisive, and how to decide it:\n\n" + "\n".join(f"- {note}" for note in notes)
+            )
+    return "\n\n".join(parts)
+
+
+def matrix(verdicts: list[MachineVerdict]) -> str:
+    """Which backend on which machine: rows machine and device, columns tasks, best profiles."""
+    if len(verdicts) < 2:
+        return ""
+    rows = []
+    for verdict in verdicts:
+        row = {"machine": f"`{verdict.machine}`", "device": verdict.device}
+        for task in TASKS:
+            row[task.name] = matrix_cell(verdict.get(task))
+        rows.append(row)
+    return "\n\n".join([
+        "## Which backend on which machine",
+        "Each cell: the fastest backend (best profile) and its margin over the closest other "
+        "backend, or the backends that tie. Machines are never ranked against each other: "
+        "each row compares runs of one machine.",
+        to_markdown(pd.DataFrame(rows)),
+    ])  # fmt: skip
+
+
+def matrix_cell(task: TaskVerdict) -> str:
+    """ "JAX (tuned) 1.5×", "tie: JAX, TensorFlow", or the problem."""
+    if task.winner is None or task.problem:
+        return (
+            PROBLEM_TEXT.get(task.problem or "", MISSING)
+            if task.winner is None
+            else (f"{task.winner.name} ({PROBLEM_TEXT.get(task.problem, task.problem)})")
+        )
+    ties = [m.other.name for m in task.margins if m.tie]
+    if ties:
+        return "tie: " + ", ".join([task.winner.name, *ties])
+    closest = min(task.margins, key=lambda m: m.ratio)
+    return f"**{task.winner.name}** {closest.ratio:.2f}×"
