@@ -205,3 +205,20 @@ def test_a_tuned_profile_slower_for_the_documented_job_is_flagged_and_not_recomm
     assert tuned["torch/cpu"]["for the documented job"].startswith("⚠ SLOWER")
     assert tuned["torch/cpu"]["break-even"] != "from epoch 1"
     assert "never recommended for it" in section(report, f"`{MACHINE['id']}` (CPU)")
+
+
+def test_a_host_whose_speed_moved_during_the_run_is_named_in_the_verdict(tmp_path):
+    write_backend(tmp_path, "tensorflow", steady_times(1.2), first_epoch=3.0)
+    write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=300.0, phase="end")
+    verdict = section(build(tmp_path), f"`{MACHINE['id']}` (CPU)")
+    assert f"The host's speed changed during invocation `{INVOCATION}`" in verdict
+
+
+def test_a_host_whose_speed_held_is_not_named(tmp_path):
+    write_backend(tmp_path, "tensorflow", steady_times(1.2), first_epoch=3.0)
+    write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
+    write_probe(tmp_path, invocation=INVOCATION, square_gflops=470.0, phase="end")
+    assert "speed changed during" not in build(tmp_path)

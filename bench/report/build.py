@@ -155,7 +155,8 @@ def draw_figures(
     for row in main.itertuples():
         matrix = np.asarray(get(row.result, "metrics.confusion_matrix", []))
         if matrix.ndim == 2 and matrix.size and np.issubdtype(matrix.dtype, np.number):
-            matrices[f"{row.label}\naccuracy {row.test_accuracy:.4f}"] = matrix
+            title = row.label.replace(" @ ", "\n")  # machine ids are long: a line of their own
+            matrices[f"{title}\naccuracy {row.test_accuracy:.4f}"] = matrix
     if matrices:
         path = plots.plot_confusion_grid(matrices, figures_dir / "confusion_matrices.png")
         figures.confusion_grid = link(path)

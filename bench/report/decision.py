@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from bench.report.probes import Probes, comparable
+from bench.report.probes import Probes, comparable, invocation_of
 from bench.report.profiles import gain
 from bench.report.speed import THROUGHPUT, bulk_batch, stats_of, values
 from bench.stats import DECIDING_POWER, FASTER, SAME, SLOWER, compare_speed
@@ -255,6 +255,7 @@ class MachineVerdict:
     flagged: set[str]
     noisy: list[str]
     tuned_job_gain: dict[str, str]  # backend -> tuned against default on the documented job
+    unsteady_hosts: list[str] = field(default_factory=list)  # invocations whose speed moved
 
     def get(self, task: Task, scope: str = "any") -> TaskVerdict:
         return self.tasks[(task.name, scope)]
@@ -284,7 +285,15 @@ def decide(main: pd.DataFrame, probes: Probes | None = None) -> list[MachineVerd
             for scope in SCOPES
         }
         noisy = noisy_groups(groups)
-        verdicts.append(MachineVerdict(machine, device, tasks, flagged, noisy, gains))
+        verdict = MachineVerdict(machine, device, tasks, flagged, noisy, gains)
+        verdict.unsteady_hosts = sorted(
+            {
+                invocation
+                for row in groups.itertuples()
+                if probes.changed_during(machine, invocation := invocation_of(row))
+            }
+        )
+        verdicts.append(verdict)
     return verdicts
 
 

@@ -23,7 +23,7 @@ def save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     """Write `fig` to `path` as PNG and free it."""
     path = Path(path)
     try:
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")
+        fig.savefig(path, dpi=DPI, format="png")
     finally:
         plt.close(fig)
     return path
@@ -150,6 +150,15 @@ def error_scale(matrices: Mapping[str, Sequence[Sequence[int]]]) -> int:
     return max(1, largest)
 
 
+def annotate_errors(ax: plt.Axes, counts: np.ndarray, scale: int) -> None:
+    """Write each non-zero off-diagonal count in its cell, white on the dark ones."""
+    for (row, column), count in np.ndenumerate(counts):
+        if count and row != column:
+            color = "white" if count > 0.6 * scale else "black"
+            ax.text(column + 0.5, row + 0.5, str(count), ha="center", va="center",
+                    fontsize=7, color=color)  # fmt: skip
+
+
 def plot_confusion_grid(
     matrices: dict[str, Sequence[Sequence[int]]], path: str | os.PathLike, *, columns: int = 3
 ) -> Path:
@@ -162,27 +171,34 @@ def plot_confusion_grid(
         raise ValueError("matrices is empty; expected at least one confusion matrix")
     columns = max(1, min(columns, len(matrices)))
     rows = math.ceil(len(matrices) / columns)
+    # seaborn draws the whole figure in every heatmap call (to check its tick labels), so the
+    # grid would cost time quadratic in its panels: every panel but the one being made stays
+    # hidden until all are made, and the layout and annotations come once, at the end.
     fig, axes = plt.subplots(
-        rows, columns, figsize=(4.4 * columns + 1, 4 * rows), squeeze=False, layout="constrained"
+        rows, columns, figsize=(4.4 * columns + 1, 4 * rows), squeeze=False, layout="none"
     )
     scale = error_scale(matrices)
-    for ax in axes.flat[len(matrices) :]:
-        ax.axis("off")
+    for ax in axes.flat:
+        ax.set_visible(False)
     for ax, (label, matrix) in zip(axes.flat, matrices.items(), strict=False):
+        ax.set_visible(True)
         counts = np.asarray(matrix, dtype=int)
         diagonal = np.eye(*counts.shape, dtype=bool)
-        annotations = np.where((counts > 0) & ~diagonal, counts.astype(str), "")
         # The masked diagonal shows the axes background: grey marks "correct, not counted here".
         ax.set_facecolor("0.88")
         sns.heatmap(
-            counts, mask=diagonal, vmin=0, vmax=scale, cmap="Reds", cbar=False, annot=annotations,
-            fmt="", annot_kws={"fontsize": 7}, square=True, linewidths=0.3, linecolor="white",
-            ax=ax,
+            counts, mask=diagonal, vmin=0, vmax=scale, cmap="Reds", cbar=False, square=True,
+            linewidths=0.3, linecolor="white", ax=ax,
         )  # fmt: skip
         ax.set_title(label, fontsize=10)
         ax.tick_params(labelsize=8, length=0)
+        ax.set_visible(False)
+    for ax, matrix in zip(axes.flat, matrices.values(), strict=False):
+        ax.set_visible(True)
+        annotate_errors(ax, np.asarray(matrix, dtype=int), scale)
     fig.supxlabel("predicted label")
     fig.supylabel("true label")
+    fig.set_layout_engine("constrained")
     fig.colorbar(
         axes.flat[0].collections[0], ax=axes, label="misclassified test images", shrink=0.8
     )

@@ -191,6 +191,12 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
                 f"{task.task.name}: {task.winner.name} against {margin.other.name}, "
                 f"{margin.text()}, is not decisive; {run}."
             )
+    for invocation in verdict.unsteady_hosts:
+        notes.append(
+            f"The host's speed changed during invocation `{invocation}` (its neutral GEMM "
+            "probes differ by more than 10%; see Training): every margin above is suspect. "
+            "Rerun `nox -s bench` on a quiet machine."
+        )
     if verdict.noisy:
         notes.append(
             f"Noisy groups (their steady epoch alone cannot resolve ±{MIN_SPEED_EFFECT:.0%}): "

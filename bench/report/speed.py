@@ -143,14 +143,17 @@ def prediction_table(selected: pd.DataFrame) -> str | None:
 
 
 def throughput_curves(selected: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """Per group label: median prediction throughput at each batch size its runs measured."""
+    """Per group ("jax/cpu · tuned"): median prediction throughput at each batch size measured.
+
+    For one machine's groups: the names leave the machine out.
+    """
     curves = {}
     for row in selected.itertuples():
         sizes = {int(size) for r in row.group_runs for size in (get(r, THROUGHPUT) or {})}
         curve = {size: median_of(row.group_runs, f"{THROUGHPUT}.{size}") for size in sizes}
         curve = {size: rate for size, rate in sorted(curve.items()) if rate}
         if curve:
-            curves[row.label] = curve
+            curves[f"{row.backend}/{row.device} · {row.profile}"] = curve
     return curves
 
 
