@@ -84,6 +84,14 @@ def describe(samples: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def geometric_mean(samples: Sequence[float]) -> float:
+    """exp of the mean log of positive `samples`: the typical value of times or rates."""
+    values = _finite_samples(samples)
+    if (values <= 0).any():
+        raise ValueError(f"a geometric mean needs positive samples, got {values.tolist()}")
+    return float(math.exp(np.log(values).mean()))
+
+
 def latency_percentiles(seconds: Sequence[float]) -> dict[str, float]:
     """p50, p95 and p99 of per-call latencies, in milliseconds."""
     values = np.asarray(seconds, dtype=float) * 1000

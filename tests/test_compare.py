@@ -275,7 +275,7 @@ def test_a_baseline_without_readable_runs_exits_2_and_a_damaged_file_is_a_warnin
     assert main([str(tmp_path / "baseline"), "--results-dir", str(tmp_path / "current")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"warning: skipped {damaged}")
-    assert err[1].startswith("error: no readable result file under")
+    assert err[1].startswith("error: no readable benchmark results under")
     assert "(1 unreadable files skipped)" in err[1]
     assert len(err) == 2
 

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 from bench import cli
-from bench.compare.matching import NoRunsError, compare_sides, read_side
+from bench.compare.matching import compare_sides, read_side
 from bench.compare.table import markdown, record, regression_line, summary_line, table
 from bench.report.build import warn_on_stderr
+from bench.report.collect import NoResultsError
 from bench.stats import MIN_SPEED_EFFECT
 from digitrec_core.results import write_text_atomically
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             "run `nox -s bench` first, or point --results-dir (or DIGITREC_RESULTS_DIR) at the "
             "folder whose runs/ holds the current results",
         )
-    except NoRunsError as exc:
+    except NoResultsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     comparison = compare_sides(baseline, current, args.min_effect)

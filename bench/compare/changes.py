@@ -43,11 +43,6 @@ def rank_test_p(baseline: Sequence[float], current: Sequence[float]) -> float:
     return 1.0 if math.isnan(p) else p
 
 
-def geometric_mean(values: Sequence[float]) -> float:
-    """exp of the mean log of positive `values`."""
-    return float(np.exp(np.log(np.asarray(values, dtype=float)).mean()))
-
-
 def speed_change(
     baseline: Sequence[float],
     current: Sequence[float],

@@ -13,21 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.compare.changes import (
-    VERDICTS,
-    accuracy_change,
-    geometric_mean,
-    speed_change,
-)
+from bench.compare.changes import VERDICTS, accuracy_change, speed_change
 from bench.gemm_probe import speeds_differ
-from bench.report.collect import GROUP_KEYS, collect_runs, get, select_latest
+from bench.report.collect import GROUP_KEYS, get, read_runs, select_latest
 from bench.report.probes import Probes, invocation_of, load_probes
 from bench.report.speed import THROUGHPUT, values
-from bench.stats import MIN_SPEED_EFFECT
-
-
-class NoRunsError(FileNotFoundError):
-    """A results folder that is missing or holds no readable result file."""
+from bench.stats import MIN_SPEED_EFFECT, geometric_mean
 
 
 @dataclass(frozen=True)
@@ -122,20 +113,12 @@ class Side:
 
 
 def read_side(results_dir: str | os.PathLike, warn: Callable[[str], None], fix: str) -> Side:
-    """Read a results folder; unreadable files are `warn`ed about, NoRunsError if none is left.
+    """Read a results folder; unreadable files are `warn`ed about, NoResultsError if none is left.
 
     `fix` ends the error: what the user should do about a missing or empty folder.
     """
     results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise NoRunsError(f"results folder {results_dir} does not exist; {fix}")
-    collection = collect_runs(results_dir)
-    for skipped in collection.skipped:
-        warn(f"skipped {skipped.path}: {skipped.reason}")
-    if collection.runs.empty:
-        count = len(collection.skipped)
-        found = f" ({count} unreadable files skipped)" if count else ""
-        raise NoRunsError(f"no readable result file under {results_dir / 'runs'}{found}; {fix}")
+    collection = read_runs(results_dir, warn, fix)
     return Side(results_dir, select_latest(collection.runs), load_probes(results_dir, warn))
 
 

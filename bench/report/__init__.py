@@ -3,6 +3,7 @@
 Reads only result files (through `digitrec_core.results`) and never imports a Keras backend.
 """
 
-from bench.report.build import NoResultsError, build_report
+from bench.report.build import build_report
+from bench.report.collect import NoResultsError
 
 __all__ = ["NoResultsError", "build_report"]

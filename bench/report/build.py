@@ -15,8 +15,8 @@ from bench.report import decision, environment, headline, micro, parity, probes,
 from bench.report import figures as plots
 from bench.report.collect import (
     add_labels,
-    collect_runs,
     get,
+    read_runs,
     same_random_sample,
     select_latest,
     short_labels,
@@ -30,10 +30,6 @@ from digitrec_core.results import decode_images, write_text_atomically
 
 FIGURES_DIR = "figures"
 PREDICTIONS_PER_LINE = 3
-
-
-class NoResultsError(FileNotFoundError):
-    """No readable result file under the results folder."""
 
 
 def warn_on_stderr(message: str) -> None:
@@ -66,17 +62,12 @@ def build_report(
         other_skipped.append(message.removeprefix("skipped "))
         warn(message)
 
-    collection = collect_runs(results_dir)
-    for skipped in collection.skipped:
-        warn(f"skipped {skipped.path}: {skipped.reason}")
-    if collection.runs.empty:
-        count = len(collection.skipped)
-        found = f" ({count} unreadable files skipped)" if count else ""
-        raise NoResultsError(
-            f"no readable benchmark results under {results_dir / 'runs'}{found}; run "
-            "`nox -s bench` first, or point --results-dir (or DIGITREC_RESULTS_DIR) at the "
-            "folder that holds the runs/ of your results"
-        )
+    collection = read_runs(
+        results_dir,
+        warn,
+        "run `nox -s bench` first, or point --results-dir (or DIGITREC_RESULTS_DIR) at the "
+        "folder that holds the runs/ of your results",
+    )
     main, aside = split_quick(add_labels(select_latest(collection.runs)))
 
     figures_dir = results_dir / FIGURES_DIR

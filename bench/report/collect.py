@@ -3,6 +3,7 @@
 import math
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,10 @@ NUMERIC_COLUMNS = [
     "train_samples_per_second",
     "test_samples",
 ]
+
+
+class NoResultsError(FileNotFoundError):
+    """No readable result file under a results folder."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,26 @@ def collect_runs(results_dir: str | os.PathLike) -> Collection:
         results.append(result)
         paths.append(path)
     return Collection(runs=runs_frame(results, paths), skipped=skipped)
+
+
+def read_runs(results_dir: str | os.PathLike, warn: Callable[[str], None], fix: str) -> Collection:
+    """`collect_runs`, each unreadable file `warn`ed about; NoResultsError ending in `fix`.
+
+    Raised when the folder does not exist or holds no readable result file.
+    """
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise NoResultsError(f"results folder {results_dir} does not exist; {fix}")
+    collection = collect_runs(results_dir)
+    for skipped in collection.skipped:
+        warn(f"skipped {skipped.path}: {skipped.reason}")
+    if collection.runs.empty:
+        count = len(collection.skipped)
+        found = f" ({count} unreadable files skipped)" if count else ""
+        raise NoResultsError(
+            f"no readable benchmark results under {results_dir / 'runs'}{found}; {fix}"
+        )
+    return collection
 
 
 def runs_frame(results: list[dict[str, Any]], paths: list[Path]) -> pd.DataFrame:

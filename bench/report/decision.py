@@ -19,7 +19,7 @@ from scipy import stats as scipy_stats
 from bench.report.probes import Probes, comparable, invocation_of
 from bench.report.profiles import gain
 from bench.report.speed import THROUGHPUT, bulk_batch, stats_of, values
-from bench.stats import DECIDING_POWER, FASTER, SAME, SLOWER, compare_speed
+from bench.stats import DECIDING_POWER, FASTER, SAME, SLOWER, compare_speed, geometric_mean
 
 MAX_REPEATS_SUGGESTED = 100
 DISPLAY = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
@@ -69,10 +69,6 @@ def as_times(measured: list[float], task: Task) -> list[float]:
     """Measurements turned into costs (lower is better): rates are inverted."""
     positive = [value for value in measured if value > 0]
     return [1 / value for value in positive] if task.higher_is_better else positive
-
-
-def geometric_mean(samples: list[float]) -> float:
-    return float(math.exp(np.mean(np.log(samples))))
 
 
 @dataclass(frozen=True)
