@@ -5,7 +5,10 @@ Standard library only: the noxfile imports this module too, outside any virtuale
 
 import argparse
 import os
+import signal
+import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,3 +62,50 @@ def add_invocation(parser: argparse.ArgumentParser, help_text: str, dest: str = 
         default=os.environ.get(INVOCATION_ENV) or None,
         help=help_text,
     )
+
+
+# Exit codes of every digitrec command (the suite reads a run's to know what happened to it).
+EXIT_ERROR = 1  # something unexpected; --debug shows the traceback
+EXIT_REFUSED = 2  # bad input: options, data, results folder; nothing was written
+EXIT_NO_BACKEND = 3  # the backend cannot be imported: no use trying it again
+EXIT_SIGINT = 128 + signal.SIGINT  # 130
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like KeyboardInterrupt, so nothing half-done is kept."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    """--debug: show the traceback of an unexpected error instead of one line."""
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks (default: one line per error)"
+    )
+
+
+def run_guarded(body: Callable[[], int], *, debug: bool, interrupted: str) -> int:
+    """Run `body`; Ctrl-C, SIGTERM and unexpected errors become one line on stderr and a code.
+
+    `interrupted` says what an interruption leaves behind ("no result written").
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print(f"interrupted (Ctrl-C): {interrupted}", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(f"terminated (SIGTERM): {interrupted}", file=sys.stderr)
+        return EXIT_SIGTERM
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

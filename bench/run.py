@@ -5,9 +5,11 @@ Writes one result JSON to <results-dir>/runs/<machine id>/<run id>.json and prin
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from bench import cli
@@ -72,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     cli.add_results_dir(parser, "result files")
     parser.add_argument("--out", type=Path, help="exact path of the result file to write")
+    cli.add_debug(parser)
     return parser.parse_args(argv)
 
 
@@ -117,12 +120,43 @@ def prepare_environment(config: RunConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return cli.run_guarded(lambda: run(args), debug=args.debug, interrupted="no result written")
+
+
+class ResultsFolderError(OSError):
+    """The results folder cannot take a result file."""
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse before training when `folder` cannot take a result file (a write probe).
+
+    Leaves nothing behind: the probe file, and any folders made for it, are removed again.
+    """
+    created = [parent for parent in [folder, *folder.parents] if not parent.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        raise ResultsFolderError(
+            f"cannot write result files to {folder} ({exc.strerror or exc}); choose a writable "
+            "--results-dir (or DIGITREC_RESULTS_DIR), or free space there"
+        ) from None
+    finally:
+        for made in created:  # deepest first; one another process filled stays
+            with contextlib.suppress(OSError):
+                made.rmdir()
+
+
+def run(args: argparse.Namespace) -> int:
+    """The run itself: refuse bad input with one line, train, write the result atomically."""
     try:
         config = config_from_args(args)
+        check_writable(args.out.parent if args.out else Path(args.results_dir, "runs"))
         prepare_environment(config)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.EXIT_REFUSED
     try:
         from bench.workflow import BackendMismatchError, run_benchmark
     except ImportError as exc:
@@ -132,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             f"nox -s \"bench(backend='{config.backend}', device='{config.device}')\"",
             file=sys.stderr,
         )
-        return 2
+        return cli.EXIT_NO_BACKEND
 
     from digitrec_core.idx import DataFileError
+    from digitrec_core.preprocess import SubsetError
     from digitrec_core.results import write_result
 
     try:
@@ -153,13 +188,21 @@ def main(argv: list[str] | None = None) -> int:
             invocation=args.invocation,
             speed_extras=args.speed_extras,
         )
-    except (DataFileError, BackendMismatchError) as exc:
+    except (DataFileError, BackendMismatchError, SubsetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.EXIT_REFUSED
     path = args.out or Path(
         args.results_dir, "runs", result["machine"]["id"], f"{result['run_id']}.json"
     )
-    write_result(result, path)
+    try:
+        write_result(result, path)
+    except OSError as exc:
+        print(
+            f"error: could not write the result to {path} ({exc.strerror or exc}); nothing was "
+            "written: free space or choose another --results-dir",
+            file=sys.stderr,
+        )
+        return cli.EXIT_ERROR
     print(f"result written to {path}")
     return 0
 

@@ -39,6 +39,10 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     return keras.utils.to_categorical(labels, NUM_CLASSES).astype(np.float32)
 
 
+class SubsetError(ValueError):
+    """A subset larger than the data (or empty)."""
+
+
 def take_subset(mnist: Mnist, train_samples: int | None, test_samples: int | None) -> Mnist:
     """Keep the first `train_samples` / `test_samples` of each split (None keeps all)."""
     for name, count, available in (
@@ -46,7 +50,12 @@ def take_subset(mnist: Mnist, train_samples: int | None, test_samples: int | Non
         ("test_samples", test_samples, len(mnist.x_test)),
     ):
         if count is not None and not 1 <= count <= available:
-            raise ValueError(f"{name} must be between 1 and {available}, got {count}")
+            option = "--" + name.replace("_", "-")
+            split = name.split("_")[0]
+            raise SubsetError(
+                f"{option} must be between 1 and {available} (the images in the {split} "
+                f"split), got {count}"
+            )
     return Mnist(
         x_train=mnist.x_train[:train_samples],
         y_train=mnist.y_train[:train_samples],

@@ -46,5 +46,5 @@ def test_preprocess_and_subset(tiny_mnist_dir):
 
 def test_subset_larger_than_data_is_refused(tiny_mnist_dir):
     mnist = load_mnist(tiny_mnist_dir, verify_checksums=False)
-    with pytest.raises(ValueError, match="test_samples must be between 1 and 200, got 500"):
+    with pytest.raises(ValueError, match=r"--test-samples must be between 1 and 200 .*, got 500"):
         take_subset(mnist, None, 500)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cli import EXIT_NO_BACKEND
 from digitrec_core.config import BACKENDS, RunConfig
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.results import read_result, write_result
@@ -39,7 +40,10 @@ def on_tiny_data(data_dir) -> list[str]:
 def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tmp_path):
     results = tmp_path / "results"
     other = next(b for b in BACKENDS if b != ACTIVE)
-    # A stray KERAS_BACKEND must not win over --backend.
+    # Neither a stray KERAS_BACKEND nor a keras.json naming another backend wins over --backend.
+    keras_home = tmp_path / "keras-home"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text(json.dumps({"backend": other}))
     done = run_cli(
         *on_tiny_data(tiny_mnist_dir),
         "--epochs",
@@ -48,7 +52,7 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
         "64",
         "--results-dir",
         str(results),
-        env_overrides={"KERAS_BACKEND": other},
+        env_overrides={"KERAS_BACKEND": other, "KERAS_HOME": str(keras_home)},
     )
     assert done.returncode == 0, done.stderr
     assert len([line for line in done.stdout.splitlines() if line.startswith("epoch ")]) == 3
@@ -87,6 +91,9 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert threads["busy_cores_fit"] > 0 and threads["busy_cores_gemm"] > 0
     assert result["command"][:3] == ["python", "-m", "bench.run"]
     assert not [arg for arg in result["command"] if arg.endswith("run.py")]
+    # The data folder was given as an absolute path; the result keeps it relative.
+    assert not result["config"]["data_dir"].startswith("/")
+    assert result["data"]["source"].startswith("idx:") and "idx:/" not in result["data"]["source"]
 
     roofline = result["roofline"]
     assert roofline["flops_per_epoch"] == 507_392 * 600
@@ -195,7 +202,7 @@ def test_a_backend_that_is_not_installed_is_named_with_the_fix(tmp_path):
     if not missing:
         pytest.skip("every backend is installed here")
     done = run_cli("--backend", missing[0], "--results-dir", str(tmp_path))
-    assert done.returncode == 2
+    assert done.returncode == EXIT_NO_BACKEND
     assert f"pip install -e '.[{missing[0]}]'" in done.stderr
 
 

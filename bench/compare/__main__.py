@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="exit with status 1 when any compared metric is a REGRESSION",
     )
+    cli.add_debug(parser)
     args = parser.parse_args(argv)
     if not 0 < args.min_effect < 1:
         parser.error(f"--min-effect must lie between 0 and 1, got {args.min_effect}")
@@ -54,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return cli.run_guarded(lambda: run(args), debug=args.debug, interrupted="no comparison written")
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         baseline = read_side(
             args.baseline_dir,

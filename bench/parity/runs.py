@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import cli
 from bench.machine import git_info, machine_info
 from bench.parity import options
 from bench.stats import MIN_SEEDS
@@ -165,6 +166,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     options.add_runs_options(parser)
     options.add_shared_options(parser)
     options.add_verdict_options(parser, shown=False)
+    cli.add_debug(parser)
     args = parser.parse_args(argv)
     if args.seeds < MIN_SEEDS:
         parser.error(
@@ -179,13 +181,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return cli.run_guarded(
+        lambda: run(args), debug=args.debug, interrupted="no parity record written; rerun it"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     from bench.backends import environment_for
 
     os.environ.update(environment_for(args.backend, "cpu"))
     import keras
 
     from bench import backends
-    from bench.workflow import BackendMismatchError, check_backend
+    from bench.workflow import BackendMismatchError, check_backend, portable_source
     from digitrec_core.data import load_mnist
     from digitrec_core.idx import DataFileError
     from digitrec_core.preprocess import preprocess
@@ -225,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "created_utc": datetime.now(UTC).isoformat(),
         "config": asdict(config),
         "data": {
-            "source": mnist.source,
+            "source": portable_source(mnist.source),
             "checksums_verified": mnist.checksums_verified,
             "content_sha256": mnist.content_sha256(),
         },

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import cli
 from bench.machine import git_info, machine_info
 from bench.parity import options
 from bench.parity.checks import (
@@ -227,11 +228,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     options.add_verdict_options(parser)
     options.add_shared_options(parser)
     options.add_runs_options(parser, shown=False)
+    cli.add_debug(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return cli.run_guarded(lambda: run(args), debug=args.debug, interrupted="no verdict written")
+
+
+def run(args: argparse.Namespace) -> int:
     machine = machine_info()
     parity_dir = options.parity_dir(args.results_dir, machine["id"])
     work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"])

@@ -20,11 +20,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser, "results, whose runs/ holds the result files (figures go to its figures/)"
     )
     parser.add_argument("--out", type=Path, help="report file (default: <results-dir>/report.md)")
+    cli.add_debug(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return cli.run_guarded(
+        lambda: run(args),
+        debug=args.debug,
+        interrupted="the report file was not replaced; rerun it",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         path = build_report(args.results_dir, args.out)
     except NoResultsError as exc:
