@@ -17,17 +17,19 @@ the runs that succeeded keep their results.
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench import cli, gemm_probe
+from bench.child import DEFAULT_TIMEOUT, NO_BACKEND, Outcome, run_child
+from bench.failures import write_failure
 from bench.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
 from digitrec_core.results import write_result, write_text_atomically
@@ -74,21 +76,56 @@ def settings_args(settings: dict[str, Any]) -> list[str]:
     return args
 
 
-def run_once(args: list[str], log) -> bool:
+class BackendUnavailable(RuntimeError):
+    """A run could not import its backend: no later run of that backend can do better."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def run_once(args: list[str], log, timeout: float | None = DEFAULT_TIMEOUT) -> Outcome:
     """Run `python -m bench.run ARGS` in a fresh process, streaming its output."""
     command = [sys.executable, "-m", "bench.run", *args]
     log(f"$ {' '.join(command[1:])}")
-    return subprocess.run(command, check=False).returncode == 0
+    outcome = run_child(command, timeout)
+    if not outcome.ok:
+        log(f"run failed ({outcome.status}): {outcome.reason}")
+    return outcome
 
 
-def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
+TRIAL_KEYS = (
+    ("timings", "steady_epoch_seconds"),
+    ("timings", "first_epoch_seconds"),
+    ("timings", "fit_seconds"),
+    ("settings", "threads", "busy_cores_fit"),
+    ("settings", "threads", "in_effect"),
+)
+
+
+def read_trial(path: Path) -> dict[str, Any] | None:
+    """A tuning trial's result, or None when it is unreadable or lacks what the search needs."""
+    try:
+        trial = json.loads(path.read_text(encoding="utf-8"))
+        for keys in TRIAL_KEYS:
+            value = trial
+            for key in keys:
+                value = value[key]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return trial
+
+
+def search(
+    backend: str, passthrough: list[str], log, timeout: float | None = DEFAULT_TIMEOUT
+) -> dict[str, Any]:
     """Time every candidate on a data subset; return the record of the search and its choice."""
     candidates = []
     with tempfile.TemporaryDirectory(prefix="digitrec-tune-") as tmp:
         for index, settings in enumerate(SEARCH_SPACE[backend]):
             out = Path(tmp, f"candidate-{index}.json")
             started = time.perf_counter()
-            ok = run_once(
+            outcome = run_once(
                 [
                     *passthrough,
                     "--backend", backend,
@@ -100,14 +137,19 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
                     "--out", str(out),
                 ],
                 log,
+                timeout,
             )  # fmt: skip
+            if outcome.status == NO_BACKEND:
+                raise BackendUnavailable(outcome)
             entry: dict[str, Any] = {
                 "settings": settings,
                 "wall_seconds": time.perf_counter() - started,
             }
             entry["steady_epoch_seconds"] = None
-            if ok:
-                trial = json.loads(out.read_text())
+            trial = read_trial(out) if outcome.ok else None
+            if outcome.ok and trial is None:
+                entry["error"] = f"its trial result {out.name} is unreadable"
+            elif outcome.ok:
                 timings = trial["timings"]
                 threads = trial["settings"]["threads"]
                 entry["first_epoch_seconds"] = timings["first_epoch_seconds"]
@@ -121,7 +163,7 @@ def search(backend: str, passthrough: list[str], log) -> dict[str, Any]:
                 else:
                     entry["steady_epoch_seconds"] = timings["steady_epoch_seconds"]
             else:
-                entry["error"] = "run failed; see the log"
+                entry["error"] = f"{outcome.status}: {outcome.reason}"
             candidates.append(entry)
     timed = [c for c in candidates if c["steady_epoch_seconds"] is not None]
     if not timed:
@@ -158,12 +200,15 @@ def run_repeats(
     passthrough: list[str],
     log,
     seed: int = 0,
+    on_failure: Callable[[Outcome, str, int], None] = lambda outcome, profile, index: None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> int:
     """Run `repeats` fresh-process runs of each profile, interleaved; return how many failed.
 
     `profiles` maps each profile to its extra options. Run i of every profile uses seed
     `seed + i`, so the repeats sample the seed-to-seed accuracy spread as well as timing
     noise, and the profiles' runs i are neighbours in time: a pair that drift hits alike.
+    Each failed run goes to `on_failure`; a backend that cannot be imported stops them all.
     """
     groups = {profile: f"{backend}-{profile}-{uuid.uuid4().hex[:8]}" for profile in profiles}
     interleaved = ["--interleaved"] if len(profiles) > 1 else []
@@ -172,8 +217,15 @@ def run_repeats(
         for profile, extra in profiles.items():
             log(f"== {backend} / {profile}: run {index + 1} of {repeats}")
             where = repeat_args(profile, index, repeats, groups[profile], seed)
-            ok = run_once([*passthrough, "--backend", backend, *where, *extra, *interleaved], log)
-            failures += not ok
+            command = [*passthrough, "--backend", backend, *where, *extra, *interleaved]
+            outcome = run_once(command, log, timeout)
+            if outcome.ok:
+                continue
+            failures += 1
+            on_failure(outcome, profile, index)
+            if outcome.status == NO_BACKEND:
+                log(f"{backend} cannot be imported: its remaining runs are skipped")
+                return failures
     return failures
 
 
@@ -256,7 +308,7 @@ def tuning_record(
             log(f"not reusing {cache}: {why}; searching again")
     log(f"== {args.backend} / tuned: searching {len(SEARCH_SPACE[args.backend])} settings")
     record = {
-        **search(args.backend, passthrough, log),
+        **search(args.backend, passthrough, log, args.timeout),
         "key": key,
         "host_gflops": host_gflops,
         "searched_utc": datetime.now(UTC).isoformat(),
@@ -321,7 +373,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         default="default,tuned",
         help="comma-separated profiles to run (default: default,tuned)",
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds one run may take before it is stopped and recorded as failed "
+        f"(default {DEFAULT_TIMEOUT})",
+    )
+    cli.add_debug(parser)
     args, passthrough = parser.parse_known_args(argv)
+    if not args.timeout > 0:
+        parser.error(f"--timeout must be a positive number of seconds, got {args.timeout}")
     profiles = [p for p in args.profiles.split(",") if p]
     unknown = sorted(set(profiles) - set(PROFILES))
     if unknown or not profiles:
@@ -337,9 +399,30 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     args, passthrough = parse_args(argv)
+    return cli.run_guarded(
+        lambda: run_suite(args, passthrough),
+        debug=args.debug,
+        interrupted="the run in progress was stopped and wrote nothing; finished runs are kept",
+    )
+
+
+def run_suite(args: argparse.Namespace, passthrough: list[str]) -> int:
+    """The probes, the search and the repeats; failed runs are recorded and the rest go on."""
 
     def log(line: str) -> None:
         print(f"[suite] {line}", flush=True)
+
+    def record(outcome: Outcome, profile: str, index: int | None = None) -> None:
+        path = write_failure(
+            args.results_dir,
+            outcome,
+            backend=args.backend,
+            device=args.device,
+            profile=profile,
+            invocation=args.invocation,
+            repeat_index=index,
+        )
+        log(f"failure recorded in {path}")
 
     log(f"invocation {args.invocation}")
     host_gflops = gemm_probe.host_gflops(probe_host(args, "start", log))
@@ -355,17 +438,32 @@ def main(argv: list[str] | None = None) -> int:
     if "tuned" in args.profiles:
         trial_args = [*passthrough, "--seed", str(args.seed)]
         try:
-            record = tuning_record(args, trial_args, host_gflops, log)
+            search_record = tuning_record(args, trial_args, host_gflops, log)
+        except BackendUnavailable as exc:
+            record(exc.outcome, "tuned")
+            log(f"error: {args.backend} cannot be imported: {exc}; no runs")
+            return 1
         except RuntimeError as exc:
             log(f"error: {exc}; no tuned runs")
             failures += 1
         else:
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
-                json.dump(record, tmp)
-            profiles["tuned"] = [*settings_args(record["chosen"]), "--tuning-record", tmp.name]
+                json.dump(search_record, tmp)
+            profiles["tuned"] = [
+                *settings_args(search_record["chosen"]),
+                "--tuning-record",
+                tmp.name,
+            ]
     try:
         failures += run_repeats(
-            args.backend, profiles, args.repeats, passthrough, log, seed=args.seed
+            args.backend,
+            profiles,
+            args.repeats,
+            passthrough,
+            log,
+            seed=args.seed,
+            on_failure=record,
+            timeout=args.timeout,
         )
     finally:
         if "tuned" in profiles:

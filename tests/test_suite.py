@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 from bench import suite
+from bench.child import ERROR, KILLED, NO_BACKEND, OK, TIMEOUT, Outcome
+from bench.failures import FIXES
 from digitrec_core.config import BACKENDS, RunConfig
 
 
@@ -18,16 +20,17 @@ class FakeRuns:
     thread limit, else 1.9): a limit that does not hold shows more than it allows.
     """
 
-    def __init__(self, steady_by_settings=None, failing=(), busy_cores=None):
+    def __init__(self, steady_by_settings=None, failing=(), busy_cores=None, status=ERROR):
         self.calls: list[list[str]] = []
+        self.status = status
         self.steady_by_settings = steady_by_settings or {}
         self.failing = failing
         self.busy_cores = busy_cores or {}
 
-    def __call__(self, args, log):
+    def __call__(self, args, log, timeout=None):
         self.calls.append(args)
         if len(self.calls) in self.failing:
-            return False
+            return Outcome(self.status, 1, 0.1, f"{self.status}: boom")
         out = option(args, "--out")
         if out:
             key = (
@@ -46,7 +49,7 @@ class FakeRuns:
             in_effect = None if threads is None else busy <= int(threads) + 0.25
             settings = {"threads": {"busy_cores_fit": busy, "in_effect": in_effect}}
             Path(out).write_text(json.dumps({"timings": timings, "settings": settings}))
-        return True
+        return Outcome(OK, 0, 0.1, "")
 
 
 class FakeHost:
@@ -138,15 +141,47 @@ def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monk
     assert option(tuned_runs[0], "--threads") == "1" and "--tuning-record" in tuned_runs[0]
 
 
-def test_one_failed_repeat_does_not_stop_the_others(monkeypatch, tmp_path):
-    fake = FakeRuns(failing={1})
+def failure_records(results: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(results.glob("failures/*/*.json"))]
+
+
+@pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])
+def test_one_failed_repeat_is_recorded_and_does_not_stop_the_others(monkeypatch, tmp_path, status):
+    fake = FakeRuns(failing={1}, status=status)
     monkeypatch.setattr(suite, "run_once", fake)
     args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
     assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
     assert len(fake.calls) == 3
+    [record] = failure_records(tmp_path)
+    assert (record["status"], record["reason"], record["backend"]) == (
+        status,
+        f"{status}: boom",
+        "torch",
+    )
+    assert (record["profile"], record["repeat_index"]) == ("default", 0)
+    assert record["fix"] == FIXES[status].replace("<backend>", "torch")
 
 
-@pytest.mark.parametrize("bad", [["--profiles", "fast"], ["--repeats", "0"]])
+def test_a_backend_that_cannot_be_imported_stops_after_one_record(monkeypatch, tmp_path):
+    fake = FakeRuns(failing={1, 2, 3}, status=NO_BACKEND)
+    monkeypatch.setattr(suite, "run_once", fake)
+    args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
+    assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
+    assert len(fake.calls) == 1
+    assert [r["status"] for r in failure_records(tmp_path)] == [NO_BACKEND]
+
+
+def test_a_search_that_cannot_import_the_backend_runs_nothing_else(monkeypatch, tmp_path):
+    fake = FakeRuns(failing={1, 2, 3, 4}, status=NO_BACKEND)
+    monkeypatch.setattr(suite, "run_once", fake)
+    assert suite.main(["--backend", "jax", "--results-dir", str(tmp_path)]) == 1
+    assert len(fake.calls) == 1
+    assert [r["profile"] for r in failure_records(tmp_path)] == ["tuned"]
+
+
+@pytest.mark.parametrize(
+    "bad", [["--profiles", "fast"], ["--repeats", "0"], ["--timeout", "0"], ["--timeout", "-5"]]
+)
 def test_bad_suite_options_are_refused(bad, capsys):
     with pytest.raises(SystemExit) as exited:
         suite.parse_args(["--backend", "jax", *bad])
@@ -295,3 +330,18 @@ def test_suite_runs_real_repeats_in_fresh_processes(tiny_mnist_dir, tmp_path):
     assert len({r["repeat"]["group"] for r in results}) == 1
     assert {r["config"]["epochs"] for r in results} == {2}
     assert all(r["backend"] == backend for r in results)
+
+
+def test_an_unreadable_trial_result_is_a_failed_candidate_not_a_crash(monkeypatch):
+    class GarbledRuns(FakeRuns):
+        def __call__(self, args, log, timeout=None):
+            outcome = super().__call__(args, log, timeout)
+            if len(self.calls) == 2:
+                Path(option(args, "--out")).write_text('{"timings": ')
+            return outcome
+
+    monkeypatch.setattr(suite, "run_once", GarbledRuns({("false", "32", None): 0.5}))
+    record = suite.search("tensorflow", [], log=lambda line: None)
+    assert record["candidates"][1]["steady_epoch_seconds"] is None
+    assert "is unreadable" in record["candidates"][1]["error"]
+    assert record["chosen"] != record["candidates"][1]["settings"]
