@@ -222,3 +222,47 @@ def test_a_host_whose_speed_held_is_not_named(tmp_path):
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=470.0, phase="end")
     assert "speed changed during" not in build(tmp_path)
+
+
+def test_a_failed_backend_is_named_in_the_verdict_and_listed(tmp_path):
+    write_backend(tmp_path, "tensorflow", steady_times(1.2), first_epoch=3.0)
+    write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
+    record = {
+        "check": "failed-run",
+        "status": "no-backend",
+        "reason": "error: cannot import keras with backend 'torch' (libcudart missing)",
+        "fix": "install the backend",
+        "backend": "torch",
+        "device": "cpu",
+        "profile": "default",
+        "created_utc": (START + timedelta(hours=3)).isoformat(),
+        "machine": dict(MACHINE),
+    }
+    folder = tmp_path / "failures" / MACHINE["id"]
+    folder.mkdir(parents=True)
+    (folder / "torch.json").write_text(json.dumps(record))
+    (folder / "broken.json").write_text("{")
+    report = build(tmp_path)
+    verdict = section(report, f"`{MACHINE['id']}` (CPU)")
+    assert "⚠ torch (default) failed here (no-backend): error: cannot import keras" in verdict
+    [row] = markdown_rows(section(report, "Failed runs"))
+    assert (row["backend"], row["status"]) == ("torch", "**no-backend**")
+    assert "broken.json" in section(report, "Skipped files")
+
+
+def test_a_failure_followed_by_a_successful_group_is_left_out(tmp_path):
+    record = {
+        "check": "failed-run",
+        "status": "timeout",
+        "reason": "no result after 1800 s",
+        "backend": "jax",
+        "device": "cpu",
+        "profile": "default",
+        "created_utc": (START - timedelta(hours=1)).isoformat(),
+        "machine": dict(MACHINE),
+    }
+    folder = tmp_path / "failures" / MACHINE["id"]
+    folder.mkdir(parents=True)
+    (folder / "jax.json").write_text(json.dumps(record))
+    write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5)
+    assert "## Failed runs" not in build(tmp_path)

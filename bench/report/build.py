@@ -11,7 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report import decision, environment, headline, micro, parity, probes, selfchecks
+from bench.failures import read_failures
+from bench.report import (
+    decision,
+    environment,
+    failed_runs,
+    headline,
+    micro,
+    parity,
+    probes,
+    selfchecks,
+)
 from bench.report import figures as plots
 from bench.report.collect import (
     add_labels,
@@ -86,6 +96,7 @@ def build_report(
         return relative(path, out.parent)
 
     parity_links = {m: parity.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), main)
     machine_verdicts = decision.decide(main, host_probes)
     parity_lines = {
         (v.machine, v.device): parity.parity_line(main, v.machine, v.device, verdicts)
@@ -100,7 +111,10 @@ def build_report(
         figures=figures,
         host_notes=host_notes,
         probes=host_probes,
-        verdict_section=headline.render(machine_verdicts, main, parity_lines),
+        verdict_section=headline.render(
+            machine_verdicts, main, parity_lines, failed_runs.verdict_notes(failures)
+        ),
+        failed_section=failed_runs.render(failures),
         matrix_section=headline.matrix(machine_verdicts),
         parity_section=parity.render(main, verdicts, parity_links),
         environment_section=environment.render(main),

@@ -216,7 +216,10 @@ def flagged_notes(verdict: MachineVerdict, main: pd.DataFrame) -> list[str]:
 
 
 def render(
-    verdicts: list[MachineVerdict], main: pd.DataFrame, parity_lines: dict[tuple, tuple]
+    verdicts: list[MachineVerdict],
+    main: pd.DataFrame,
+    parity_lines: dict[tuple, tuple],
+    failed: dict[tuple[str, str], list[str]] | None = None,
 ) -> str:
     """The "Verdict" section: per machine and device, table, parity, recommendation, notes."""
     parts = [
@@ -231,7 +234,9 @@ def render(
     ]
     for verdict in verdicts:
         line, outcome = parity_lines.get((verdict.machine, verdict.device), ("", None))
-        notes = undecided_notes(verdict) + flagged_notes(verdict, main)
+        notes = (failed or {}).get((verdict.machine, verdict.device), []) + (
+            undecided_notes(verdict) + flagged_notes(verdict, main)
+        )
         parts += [
             f"### {where(verdict)}",
             recommendation(verdict, outcome),
@@ -240,7 +245,8 @@ def render(
         ]
         if notes:
             parts.append(
-                "Not decisive, and how to decide it:\n\n" + "\n".join(f"- {note}" for note in notes)
+                "What limits this verdict, and what to run:\n\n"
+                + "\n".join(f"- {note}" for note in notes)
             )
     return "\n\n".join(parts)
 
