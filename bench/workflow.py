@@ -7,6 +7,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -14,6 +15,7 @@ import numpy as np
 import psutil
 
 from bench import backends, gemm_probe, inference, roofline, timing
+from bench.cli import DATA_DIR_ENV
 from bench.machine import git_info, machine_info
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
@@ -26,6 +28,8 @@ RANDOM_SAMPLES_COUNT = 16
 # A thread limit is in effect when the busy cores measured during the GEMM probe and the fit
 # stay within this many cores of it (a little bookkeeping runs beside the kernels).
 THREADS_SLACK_CORES = 0.25
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class BackendMismatchError(RuntimeError):
@@ -182,9 +186,9 @@ def run_benchmark(
             "description": device_name,
             "framework": device_report,
         },
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "data_dir": portable_path(config.data_dir)},
         "data": {
-            "source": mnist.source,
+            "source": portable_source(mnist.source),
             "train_samples": len(mnist.x_train),
             "test_samples": len(mnist.x_test),
             "checksums_verified": mnist.checksums_verified,
@@ -262,6 +266,31 @@ def speed_settings(
         "framework": support.speed_settings(),
         "environment": {name: os.environ.get(name) for name in backends.SPEED_ENV_VARS},
     }
+
+
+def portable_path(path: str | None) -> str | None:
+    """`path` as others can read it: `$DIGITREC_DATA_DIR`, under `~`, or from the project.
+
+    Users share result files; the folders of their own machine should not travel with them.
+    """
+    if path is None:
+        return None
+    resolved = Path(path).expanduser().resolve()
+    setting = os.environ.get(DATA_DIR_ENV)
+    if setting and Path(setting).expanduser().resolve() == resolved:
+        return f"${DATA_DIR_ENV}"
+    home = Path.home().resolve()
+    if resolved.is_relative_to(home):
+        return str(Path("~", resolved.relative_to(home)))
+    return os.path.relpath(resolved, PROJECT_ROOT)
+
+
+def portable_source(source: str) -> str:
+    """The data source ("idx:<folder>", "npz:<file>" or a Keras download) without absolute paths."""
+    kind, separator, path = source.partition(":")
+    if separator and kind in ("idx", "npz"):
+        return f"{kind}:{portable_path(path)}"
+    return source
 
 
 def portable_command(argv: list[str]) -> list[str]:
