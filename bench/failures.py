@@ -19,7 +19,7 @@ from digitrec_core.results import write_result
 
 FIXES = {
     NO_BACKEND: "install the backend (pip install -e '.[<backend>]', or let nox -s bench do it) "
-    "and check that its libraries load (python -c 'import <framework>')",
+    "and check that its libraries load (python -c 'import <backend>')",
     TIMEOUT: "raise the limit (nox -s bench -- --timeout SECONDS) if the machine is slow, or "
     "run it alone (python -m bench.run ...) to see where it hangs",
     KILLED: "check whether the machine ran out of memory (dmesg) or something stopped the run, "
