@@ -8,21 +8,21 @@ from pathlib import Path
 
 import nox
 
-# nox does not put the noxfile's folder on sys.path; cli and install_spec are standard library.
+# nox does not put the noxfile's folder on sys.path; cli, install_spec and config are standard
+# library only.
 sys.path.insert(0, str(Path(__file__).parent))
 from bench.cli import INVOCATION_ENV, new_invocation_id
 from bench.install_spec import extra_for, pip_setup
+from digitrec_core.config import BACKENDS, DEVICES
 
-BACKENDS = ["tensorflow", "jax", "torch"]
-DEVICES = ["cpu", "gpu"]
 PYTHON = "3.11"
+PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # One id for everything one nox command runs: the report takes one GEMM peak per invocation,
 # and the parity verdict accepts only the parity runs of its own invocation.
 INVOCATION = os.environ.get(INVOCATION_ENV) or new_invocation_id()
 
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
 
 
 def install_project(session: nox.Session, *extras: str, device: str = "cpu") -> None:
@@ -57,7 +57,8 @@ def skip_without_gpu(session: nox.Session, device: str) -> None:
         session.skip("no NVIDIA GPU here (nvidia-smi not found); run it on a GPU machine")
 
 
-@nox.session(python=PYTHON)
+# A bare `nox` runs lint and tests; every other session is marked default=False.
+@nox.session(python=PYTHON, default=False)
 @nox.parametrize("device", DEVICES)
 @nox.parametrize("backend", BACKENDS)
 def bench(session: nox.Session, backend: str, device: str) -> None:
@@ -75,7 +76,7 @@ def bench(session: nox.Session, backend: str, device: str) -> None:
         session.run("python", "-m", "bench.report", success_codes=[0, 2])
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, default=False)
 def report(session: nox.Session) -> None:
     """Rebuild results/report.md from the result files already in results/."""
     install_project(session)
@@ -110,7 +111,9 @@ def parity_runs(session: nox.Session, backend: str) -> None:
     )  # fmt: skip
 
 
-@nox.session(python=PYTHON, requires=[f"parity_runs(backend='{b}')" for b in BACKENDS])
+@nox.session(
+    python=PYTHON, default=False, requires=[f"parity_runs(backend='{b}')" for b in BACKENDS]
+)
 def parity(session: nox.Session) -> None:
     """Check accuracy parity across backends (statistical, lockstep, predict everywhere)."""
     install_project(session)
@@ -164,6 +167,6 @@ def overhead(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check formatting and lint with ruff."""
-    session.install("ruff>=0.6")
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")

@@ -5,8 +5,8 @@ Standard library only: the noxfile imports it before any virtualenv exists.
 
 from collections.abc import Mapping
 
-BACKENDS = ("tensorflow", "jax", "torch")
-DEVICES = ("cpu", "gpu")
+from digitrec_core.config import BACKENDS, DEVICES
+
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from digitrec_core.config import BACKENDS
 from digitrec_core.results import ResultFileError, iter_result_paths, read_result
 
-BACKEND_ORDER = ("tensorflow", "jax", "torch")
+BACKEND_ORDER = BACKENDS  # the report lists backends in this order
 SHORT_BACKEND = {"tensorflow": "tf"}
 GROUP_KEYS = ["machine", "backend", "device", "quick", "profile"]
 
