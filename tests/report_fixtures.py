@@ -1,6 +1,8 @@
 """Fake but realistic result files (the current schema version) for the report tests."""
 
 import hashlib
+import itertools
+import re
 import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -346,3 +348,71 @@ def skip_drawing(patch) -> None:
     for name in dir(figures):
         if name.startswith("plot_"):
             patch.setattr(figures, name, fake_plot)
+
+
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table in `text`, as dicts keyed by header."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    table = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
+    header, _, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in table)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def section(text: str, title: str) -> str:
+    """The body of the section headed `title`, up to the next heading of any level."""
+    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text + "\n#", re.S | re.M)
+    assert match, f"no section {title!r} in the report"
+    return match.group(1)
+
+
+def parity_verdict(shift: float) -> dict:
+    from bench.parity.checks import (
+        lockstep_verdict,
+        predict_everywhere_verdict,
+        statistical_verdict,
+    )
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((50, 10))
+    weights = rng.random(100)
+    samples = {
+        "tensorflow": [0.976, 0.977, 0.975],
+        "jax": [0.977, 0.976, 0.976],
+        "torch": [0.976 + shift, 0.977 + shift, 0.975 + shift],
+    }
+    by_seed = {backend: dict(enumerate(values)) for backend, values in samples.items()}
+    outputs = {b: {"probabilities": probabilities, "weights": weights} for b in samples}
+    divergence = [
+        {
+            "pair": "tensorflow vs jax",
+            "epoch": e,
+            "argmax_agreement": 1.0,
+            "max_abs_probability_difference": 1e-7 * 10**e,
+            "max_abs_weight_difference": 2e-7 * 10**e,
+        }
+        for e in (1, 2, 3)
+    ]
+    matrix = np.diag([98] * 10)
+    statistical = statistical_verdict(by_seed, 0.004)
+    return {
+        "check": "parity",
+        "backends": list(samples),
+        "created_utc": "2026-03-02T10:00:00+00:00",
+        "machine": {"id": "test-machine-2c"},
+        "session": "20260302T095000Z-aaaaaa",
+        "config": {"seeds": 3, "epochs": 10},
+        "tolerances": {"accuracy": 0.004, "lockstep": 1e-5, "predict": 1e-5},
+        "same_start": {"passed": True, "initial_weights_sha256": {}},
+        "statistical": {**statistical, "epochs": 10},
+        "lockstep": {**lockstep_verdict(outputs, 1e-5), "divergence": divergence},
+        "predict_everywhere": predict_everywhere_verdict(
+            "tensorflow", {b: probabilities for b in samples}, probabilities.argmax(1)
+        ),
+        "confusion_matrices": {
+            "tensorflow": matrix.tolist(),
+            "jax": (matrix + np.eye(10)).tolist(),
+        },
+        "outcome": statistical["outcome"],
+        "passed": statistical["passed"],
+    }

@@ -8,8 +8,7 @@ import pytest
 
 from bench.report import build_report
 from bench.report.micro import MicroResults, latest_micro, render
-from tests.report_fixtures import make_result, write_run
-from tests.test_report import markdown_rows, section
+from tests.report_fixtures import make_result, markdown_rows, section, write_run
 
 MACHINE_ID = "amd-epyc-2c"
 

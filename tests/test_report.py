@@ -1,6 +1,5 @@
 """The report builder: run selection, the Markdown it writes, its figures, and its failures."""
 
-import itertools
 import json
 import os
 import re
@@ -21,7 +20,14 @@ from bench.report.collect import (
     short_labels,
     split_quick,
 )
-from tests.report_fixtures import GPU_MACHINE, MACHINE, make_result, write_run
+from tests.report_fixtures import (
+    GPU_MACHINE,
+    MACHINE,
+    make_result,
+    markdown_rows,
+    section,
+    write_run,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -31,22 +37,6 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-def markdown_rows(text: str) -> list[dict[str, str]]:
-    """The rows of the first Markdown table in `text`, as dicts keyed by header."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    table = itertools.takewhile(lambda line: line.startswith("|"), lines[start:])
-    header, _, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in table)
-    return [dict(zip(header, row, strict=True)) for row in rows]
-
-
-def section(text: str, title: str) -> str:
-    """The body of the section headed `title`, up to the next heading of any level."""
-    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text + "\n#", re.S | re.M)
-    assert match, f"no section {title!r} in the report"
-    return match.group(1)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,13 @@ from tests.report_fixtures import (
     INVOCATION,
     MACHINE,
     make_group,
+    markdown_rows,
+    parity_verdict,
+    section,
     skip_drawing,
     write_probe,
     write_run,
 )
-from tests.test_report import markdown_rows, section
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -192,7 +194,6 @@ def test_a_result_with_a_nan_timing_is_listed_and_skipped(tmp_path):
 
 
 def test_a_parity_verdict_missing_a_nested_key_is_listed_and_skipped(tmp_path):
-    from tests.test_report_repeats import parity_verdict
 
     write_groups(tmp_path)
     folder = tmp_path / "parity" / "test-machine-2c"

@@ -8,8 +8,14 @@ import pytest
 from bench.report import build_report, markdown, speed
 from bench.report.collect import add_labels, collect_runs, select_latest
 from bench.stats import compare_speed, describe
-from tests.report_fixtures import make_group, skip_drawing, write_run
-from tests.test_report import markdown_rows, section
+from tests.report_fixtures import (
+    make_group,
+    markdown_rows,
+    parity_verdict,
+    section,
+    skip_drawing,
+    write_run,
+)
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STEADY = {
@@ -193,58 +199,6 @@ def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
     [row] = markdown_rows(markdown.profiles(main))
     assert row["backend"] == "jax/cpu (quick)"
     assert row["steady epoch gain"].startswith(f"{0.047 / 0.043:.2f}× INCONCLUSIVE")
-
-
-def parity_verdict(shift: float) -> dict:
-    from bench.parity.checks import (
-        lockstep_verdict,
-        predict_everywhere_verdict,
-        statistical_verdict,
-    )
-
-    rng = np.random.default_rng(0)
-    probabilities = rng.random((50, 10))
-    weights = rng.random(100)
-    samples = {
-        "tensorflow": [0.976, 0.977, 0.975],
-        "jax": [0.977, 0.976, 0.976],
-        "torch": [0.976 + shift, 0.977 + shift, 0.975 + shift],
-    }
-    by_seed = {backend: dict(enumerate(values)) for backend, values in samples.items()}
-    outputs = {b: {"probabilities": probabilities, "weights": weights} for b in samples}
-    divergence = [
-        {
-            "pair": "tensorflow vs jax",
-            "epoch": e,
-            "argmax_agreement": 1.0,
-            "max_abs_probability_difference": 1e-7 * 10**e,
-            "max_abs_weight_difference": 2e-7 * 10**e,
-        }
-        for e in (1, 2, 3)
-    ]
-    matrix = np.diag([98] * 10)
-    statistical = statistical_verdict(by_seed, 0.004)
-    return {
-        "check": "parity",
-        "backends": list(samples),
-        "created_utc": "2026-03-02T10:00:00+00:00",
-        "machine": {"id": "test-machine-2c"},
-        "session": "20260302T095000Z-aaaaaa",
-        "config": {"seeds": 3, "epochs": 10},
-        "tolerances": {"accuracy": 0.004, "lockstep": 1e-5, "predict": 1e-5},
-        "same_start": {"passed": True, "initial_weights_sha256": {}},
-        "statistical": {**statistical, "epochs": 10},
-        "lockstep": {**lockstep_verdict(outputs, 1e-5), "divergence": divergence},
-        "predict_everywhere": predict_everywhere_verdict(
-            "tensorflow", {b: probabilities for b in samples}, probabilities.argmax(1)
-        ),
-        "confusion_matrices": {
-            "tensorflow": matrix.tolist(),
-            "jax": (matrix + np.eye(10)).tolist(),
-        },
-        "outcome": statistical["outcome"],
-        "passed": statistical["passed"],
-    }
 
 
 def test_parity_section_shows_the_benchmark_verdict_and_the_latest_parity_run(tmp_path):

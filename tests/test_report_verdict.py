@@ -14,11 +14,12 @@ from tests.report_fixtures import (
     INVOCATION,
     MACHINE,
     make_group,
+    markdown_rows,
+    section,
     skip_drawing,
     write_probe,
     write_run,
 )
-from tests.test_report import markdown_rows, section
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RNG_SEED = 7
