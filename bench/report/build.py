@@ -1,7 +1,6 @@
 """Build the report: collect the runs, draw the figures, write report.md atomically."""
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -276,11 +275,6 @@ def images_of(packed: Any) -> np.ndarray | None:
     except (KeyError, TypeError, ValueError):
         return None
     return images if images.ndim == 3 else None
-
-
-def file_safe(name: str) -> str:
-    """`name` with anything but letters, digits, dot, dash and underscore replaced by dashes."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
 
 def relative(path: Path, start: Path) -> str:

@@ -8,7 +8,6 @@ minimum effect) or undecided (the data cannot tell; the verdict says what to run
 """
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -291,13 +290,3 @@ def decide(main: pd.DataFrame, probes: Probes | None = None) -> list[MachineVerd
         )
         verdicts.append(verdict)
     return verdicts
-
-
-def undecided(verdicts: Iterable[MachineVerdict]) -> list[tuple[MachineVerdict, TaskVerdict]]:
-    """The (machine, task) verdicts that have an undecided tie."""
-    return [
-        (machine, verdict)
-        for machine in verdicts
-        for verdict in machine.tasks.values()
-        if any(margin.outcome not in (FASTER, SAME) for margin in verdict.margins)
-    ]

@@ -25,22 +25,6 @@ TUNED_COLUMNS = [
 ]
 
 
-def settings_text(settings: dict[str, Any]) -> str:
-    """A searched combination of settings in one line."""
-    threads = settings.get("threads")
-    return (
-        f"jit_compile={settings.get('jit_compile')}, "
-        f"steps_per_execution={settings.get('steps_per_execution')}, "
-        f"threads={'default' if threads is None else threads}"
-    )
-
-
-def chosen_settings(result: dict[str, Any]) -> str:
-    """The settings the search chose for a tuned run, as recorded in its tuning record."""
-    settings = get(result, "tuning.chosen")
-    return settings_text(settings) if isinstance(settings, dict) and settings else MISSING
-
-
 def paired_by_repeat(default: Any, tuned: Any) -> bool:
     """Whether run i of each profile ran side by side (bench.suite interleaves them)."""
     runs = [*default.group_runs, *tuned.group_runs]
