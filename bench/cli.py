@@ -80,6 +80,19 @@ def _raise_terminated(signum, frame) -> None:
     raise Terminated
 
 
+SIGNAL_WORDS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
+def _exit_at_once(interrupted: str) -> Callable:
+    def handler(signum, frame) -> None:
+        print(f"{SIGNAL_WORDS[signum]}: {interrupted}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    return handler
+
+
 def add_debug(parser: argparse.ArgumentParser) -> None:
     """--debug: show the traceback of an unexpected error instead of one line."""
     parser.add_argument(
@@ -87,19 +100,33 @@ def add_debug(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_guarded(body: Callable[[], int], *, debug: bool, interrupted: str) -> int:
+def run_guarded(
+    body: Callable[[], int], *, debug: bool, interrupted: str, exit_at_once: bool = False
+) -> int:
     """Run `body`; Ctrl-C, SIGTERM and unexpected errors become one line on stderr and a code.
 
     `interrupted` says what an interruption leaves behind ("no result written").
+
+    `exit_at_once` is for bodies that run framework code: a signal then ends the process on the
+    spot instead of unwinding, because an exception raised from a signal handler inside
+    TensorFlow's C++ can crash it (a segfault in ``convert_to_eager_tensor``, about one SIGTERM
+    in ten mid-fit). Files are written atomically with signals held (see
+    ``digitrec_core.results.write_atomically``), so exiting at once never leaves half a file.
     """
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    if exit_at_once:
+        handler = _exit_at_once(interrupted)
+        signal.signal(signal.SIGTERM, handler)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # nohup / background: keep it so
+            signal.signal(signal.SIGINT, handler)
+    else:
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return body()
     except KeyboardInterrupt:
-        print(f"interrupted (Ctrl-C): {interrupted}", file=sys.stderr)
+        print(f"{SIGNAL_WORDS[signal.SIGINT]}: {interrupted}", file=sys.stderr)
         return EXIT_SIGINT
     except Terminated:
-        print(f"terminated (SIGTERM): {interrupted}", file=sys.stderr)
+        print(f"{SIGNAL_WORDS[signal.SIGTERM]}: {interrupted}", file=sys.stderr)
         return EXIT_SIGTERM
     except Exception as exc:
         if debug:

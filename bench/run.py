@@ -120,7 +120,9 @@ def prepare_environment(config: RunConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return cli.run_guarded(lambda: run(args), debug=args.debug, interrupted="no result written")
+    return cli.run_guarded(
+        lambda: run(args), debug=args.debug, interrupted="no result written", exit_at_once=True
+    )
 
 
 class ResultsFolderError(OSError):

@@ -49,9 +49,12 @@ machine fingerprint):
 """
 
 import base64
+import contextlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,26 +94,55 @@ def decode_images(packed: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(packed["shape"])
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends: a stop lands before or after it, not inside.
+
+    Works whichever thread the operating system hands the signal to, since Python runs its
+    handlers in the main thread; elsewhere (handlers cannot be changed there) it holds nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in held}
+    for signum in held:
+        if previous[signum] is not signal.SIG_IGN:
+            signal.signal(signum, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in caught[:1]:
+            signal.raise_signal(signum)
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Let `write` fill a temporary file beside `path`, then move it there: never partial.
 
     The temporary file keeps `path`'s suffix (Keras insists on ".keras"), and is removed if
-    `write` fails or the process is interrupted before the move.
+    `write` fails. Signals are held meanwhile, so even a process that exits on the spot at
+    Ctrl-C leaves either the whole file or none, and no temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with tmp.open("rb+") as written:
-            os.fsync(written.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with signals_held():
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            write(tmp)
+            with tmp.open("rb+") as written:
+                os.fsync(written.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
 
 

@@ -278,3 +278,44 @@ def test_an_interrupted_suite_takes_its_child_down_with_it(tmp_path):
         child.run_child([sys.executable, "-c", hang], timeout=60)
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)  # stopped and reaped
+
+
+def test_a_run_with_a_framework_exits_at_once_on_a_signal_without_unwinding():
+    """TensorFlow can segfault when a signal handler raises inside its C++: never unwind there."""
+    script = (
+        "import os, signal, time\n"
+        "from bench import cli\n"
+        "def body():\n"
+        "    try:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(60)\n"
+        "    finally:\n"
+        "        print('unwound', flush=True)\n"
+        "    return 0\n"
+        "raise SystemExit(cli.run_guarded(body, debug=False, interrupted='nothing kept',"
+        " exit_at_once=True))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == cli.EXIT_SIGTERM
+    assert done.stderr.strip() == "terminated (SIGTERM): nothing kept"
+    assert "unwound" not in done.stdout
+
+
+def test_a_signal_during_a_write_waits_until_the_whole_file_is_there(tmp_path):
+    from digitrec_core.results import write_atomically
+
+    target = tmp_path / "result.json"
+
+    def write_with_ctrl_c_halfway(tmp: Path) -> None:
+        tmp.write_text('{"half": ')
+        os.kill(os.getpid(), signal.SIGINT)
+        with tmp.open("a") as rest:
+            rest.write("1}")
+
+    with pytest.raises(KeyboardInterrupt):  # delivered, but only once the file is in place
+        write_atomically(target, write_with_ctrl_c_halfway)
+    assert json.loads(target.read_text()) == {"half": 1}
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]  # no temporary left
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored

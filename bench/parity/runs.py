@@ -182,7 +182,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     return cli.run_guarded(
-        lambda: run(args), debug=args.debug, interrupted="no parity record written; rerun it"
+        lambda: run(args),
+        debug=args.debug,
+        interrupted="no parity record written; rerun it",
+        exit_at_once=True,
     )
 
 
