@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from digitrec_core.initial_weights import LAYER_SIZES
+from digitrec_core.architecture import LAYER_SIZES
 
 BATCH_SIZE = 512
 SQUARE_SIZE = 2048

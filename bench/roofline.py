@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bench.gemm_probe import check_layer_sizes, check_positive_int
-from digitrec_core.initial_weights import LAYER_SIZES
+from digitrec_core.architecture import LAYER_SIZES
 
 FLOPS_FORMULA = (
     "training FLOPs per sample = sum over the Dense layers (in -> out) of 2*in*out for the "

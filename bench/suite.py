@@ -28,32 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli, gemm_probe
+from bench.backends.search_space import SEARCH_SPACE
 from bench.child import DEFAULT_TIMEOUT, NO_BACKEND, Outcome, run_child
 from bench.failures import write_failure
 from bench.machine import git_info, machine_info
-from digitrec_core.config import BACKENDS, DEVICES, PROFILES
+from digitrec_core.config import BACKENDS, DEVICES, FRAMEWORK_DISTRIBUTION, PROFILES
 from digitrec_core.results import write_result, write_text_atomically
 
-# Candidates per backend, first = Keras defaults. torch refuses steps_per_execution > 1.
-SEARCH_SPACE: dict[str, list[dict[str, Any]]] = {
-    "tensorflow": [
-        {"jit_compile": "auto", "steps_per_execution": 1, "threads": None},
-        {"jit_compile": False, "steps_per_execution": 32, "threads": None},
-        {"jit_compile": True, "steps_per_execution": 32, "threads": None},
-        {"jit_compile": False, "steps_per_execution": 32, "threads": 1},
-    ],
-    "jax": [
-        {"jit_compile": "auto", "steps_per_execution": 1, "threads": None},
-        {"jit_compile": True, "steps_per_execution": 32, "threads": None},
-        {"jit_compile": False, "steps_per_execution": 1, "threads": None},
-        {"jit_compile": True, "steps_per_execution": 32, "threads": 1},
-    ],
-    "torch": [
-        {"jit_compile": "auto", "steps_per_execution": 1, "threads": None},
-        {"jit_compile": "auto", "steps_per_execution": 1, "threads": 1},
-        {"jit_compile": True, "steps_per_execution": 1, "threads": None},
-    ],
-}
 SEARCH_EPOCHS = 3
 SEARCH_TRAIN_SAMPLES = 15_000
 SEARCH_TEST_SAMPLES = 1_000
@@ -255,7 +236,7 @@ def search_key(backend: str, device: str, passthrough: list[str]) -> dict[str, A
 
     Host speed is checked apart (`cache_applies`): it is a measurement, not an identity.
     """
-    framework = {"tensorflow": "tensorflow", "jax": "jaxlib", "torch": "torch"}[backend]
+    framework = FRAMEWORK_DISTRIBUTION[backend]
     machine = machine_info()
     return {
         "machine": machine["id"],

@@ -6,6 +6,7 @@ import resource
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.model import build_model
-from digitrec_core.results import SCHEMA_VERSION, encode_images
+from digitrec_core.results import build_record, encode_images
 
 RANDOM_SAMPLES_SEED = 0
 RANDOM_SAMPLES_COUNT = 16
@@ -36,7 +37,7 @@ class BackendMismatchError(RuntimeError):
     """Keras is running a different backend (or device) from the one the run asked for."""
 
 
-def check_backend(config: RunConfig, support) -> None:
+def check_backend(config: RunConfig, support: backends.Backend) -> None:
     """Refuse to go on unless keras runs `config.backend` and, for GPU runs, sees a GPU."""
     active = keras.backend.backend()
     if active != config.backend:
@@ -67,28 +68,126 @@ def run_benchmark(
     are recorded as given. `speed_extras=False` skips the prediction benchmark and the full
     GEMM probe (for trials that only compare training speed); a short one still checks threads.
     """
+    support = prepare_backend(config)
+    created = datetime.now(UTC)
+    mnist, prepared, data_load_seconds = load_data(config, log)
+    model, initial_weights_sha256 = build_seeded_model(config)
+    device_name = check_placement(config, model, support)
+    log(
+        f"{config.backend} {support.framework_version()} on {device_name}: "
+        f"{model.count_params():,} parameters, {config.epochs} epochs at batch {config.batch_size}"
+    )
+    measured = train_and_time(config, model, prepared, support, log, speed_extras=speed_extras)
+    samples_per_epoch = len(prepared.x_train)
+    roofline_figures = roofline.roofline_record(
+        measured.timings["steady_epoch_seconds"],
+        samples_per_epoch,
+        measured.framework_gemm if speed_extras else None,
+    )
+    threads = threads_record(
+        config.threads, measured.framework_gemm["busy_cores"], measured.fit_busy_cores
+    )
+    if threads["in_effect"] is False:
+        log(
+            f"warning: --threads {config.threads} did not take effect: "
+            f"{threads['busy_cores_gemm']:.2f} cores busy in the GEMM probe, "
+            f"{threads['busy_cores_fit']:.2f} during fit"
+        )
+    used = backends.device_kind(device_name)
+    return build_record(
+        run_id=f"{created:%Y%m%dT%H%M%SZ}-{config.backend}-{used}-{uuid.uuid4().hex[:8]}",
+        created_utc=created.isoformat(),
+        backend=config.backend,
+        device={
+            "requested": config.device,
+            "used": used,
+            "description": device_name,
+            "framework": support.device_report(),
+        },
+        config={**config.to_dict(), "data_dir": portable_path(config.data_dir)},
+        data={
+            "source": portable_source(mnist.source),
+            "train_samples": len(mnist.x_train),
+            "test_samples": len(mnist.x_test),
+            "checksums_verified": mnist.checksums_verified,
+        },
+        model={
+            "parameters": model.count_params(),
+            "summary": layer_summary(model),
+            "initial_weights": "glorot-uniform kernels, zero biases, numpy seed = config.seed",
+            "initial_weights_sha256": initial_weights_sha256,
+        },
+        versions={
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "framework": support.FRAMEWORK,
+            "framework_version": support.framework_version(),
+        },
+        machine=machine_info(),
+        git=git_info(),
+        command=portable_command(sys.argv),
+        invocation={"id": invocation},
+        settings=speed_settings(config, model, support, threads),
+        memory={
+            # ru_maxrss is in KiB on Linux.
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mib": _mib(support.peak_gpu_memory_bytes()),
+        },
+        roofline=roofline_figures,
+        repeat=repeat or {"group": None, "index": 0, "count": 1, "interleaved": False},
+        tuning=tuning,
+        timings={
+            # From the process start (interpreter and framework imports included) to here.
+            "process_wall_seconds": time.time() - psutil.Process().create_time(),
+            "data_load_seconds": data_load_seconds,
+            **measured.timings,
+        },
+        metrics={
+            "test_loss": measured.test_loss,
+            "test_accuracy": measured.test_accuracy,
+            "history": measured.history,
+            **metrics.classification_summary(prepared.test_labels, measured.predicted),
+            "predicted_classes": measured.predicted.tolist(),
+        },
+        samples=sample_images(mnist, measured.predicted),
+    )
+
+
+def prepare_backend(config: RunConfig) -> backends.Backend:
+    """The backend's support module, checked against `config` and set up as it asks."""
     support = backends.load(config.backend)
     check_backend(config, support)
     if config.threads is not None:
         support.limit_threads(config.threads)
     support.configure_tf32(config.tf32)
-    device_report = support.device_report()
-    created = datetime.now(UTC)
+    return support
 
-    data_started = time.perf_counter()
+
+def load_data(config: RunConfig, log) -> tuple[data.Mnist, preprocess.Prepared, float]:
+    """MNIST as `config` asks (subset included), preprocessed, and the seconds it took."""
+    started = time.perf_counter()
     mnist = data.load_mnist(config.data_dir, verify_checksums=config.verify_checksums)
     mnist = preprocess.take_subset(mnist, config.train_samples, config.test_samples)
     prepared = preprocess.preprocess(mnist)
-    data_load_seconds = time.perf_counter() - data_started
+    seconds = time.perf_counter() - started
     log(f"data: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
+    return mnist, prepared, seconds
 
+
+def build_seeded_model(config: RunConfig) -> tuple[keras.Model, str]:
+    """The documented model with numpy's initial weights for `config.seed`, and their hash."""
     keras.utils.set_random_seed(config.seed)  # dropout masks and shuffling stay the backend's
     model = build_model(
         jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
     )
     # The same seed gives other initial weights on each backend; numpy's are the same everywhere.
     model.set_weights(glorot_uniform_weights(config.seed))
-    initial_weights_sha256 = weights_sha256(model.get_weights())
+    return model, weights_sha256(model.get_weights())
+
+
+def check_placement(config: RunConfig, model: keras.Model, support: backends.Backend) -> str:
+    """The device Keras put the model on; refuse if it is not the kind the run asked for."""
     device_name = support.variable_device(model)
     used = backends.device_kind(device_name)
     if used != config.device:
@@ -96,10 +195,32 @@ def run_benchmark(
             f"keras placed the model on {device_name} ({used}), but the run asked for "
             f"{config.device}; check CUDA_VISIBLE_DEVICES and the installed {support.FRAMEWORK}"
         )
-    log(
-        f"{config.backend} {support.framework_version()} on {device_name}: "
-        f"{model.count_params():,} parameters, {config.epochs} epochs at batch {config.batch_size}"
-    )
+    return device_name
+
+
+@dataclass
+class Measured:
+    """What training, evaluating and predicting measured."""
+
+    history: dict[str, list[float]]
+    test_loss: float
+    test_accuracy: float
+    predicted: np.ndarray
+    timings: dict[str, Any]
+    framework_gemm: dict[str, Any]
+    fit_busy_cores: float
+
+
+def train_and_time(
+    config: RunConfig,
+    model: keras.Model,
+    prepared: preprocess.Prepared,
+    support: backends.Backend,
+    log,
+    *,
+    speed_extras: bool,
+) -> Measured:
+    """Fit, evaluate and predict with every step timed to its synchronised end; probe GEMMs."""
 
     def sync() -> None:
         support.synchronize(model)
@@ -126,7 +247,6 @@ def run_benchmark(
 
     _, predict_first_call_seconds = timing.time_call(predict_test, sync)
     probabilities, predict_seconds = timing.time_call(predict_test, sync)
-    predicted = probabilities.argmax(axis=1)
     log(
         f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.4f}  "
         f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
@@ -141,9 +261,6 @@ def run_benchmark(
             f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
             f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
         )
-
-    samples_per_epoch = len(prepared.x_train)
-    epochs_summary = timing.summarize_epochs(epoch_timer.epoch_seconds, samples_per_epoch)
     framework_gemm = gemm_probe.gemm_rates(
         keras.ops.matmul,
         keras.ops.convert_to_tensor,
@@ -151,84 +268,24 @@ def run_benchmark(
         # A training trial only needs the busy cores of a short square run.
         **({} if speed_extras else {"repeats": 2, "seconds_per_repeat": 0.1}),
     )
-    roofline_figures = roofline.roofline_record(
-        epochs_summary["steady_epoch_seconds"],
-        samples_per_epoch,
-        framework_gemm if speed_extras else None,
-    )
-    threads = threads_record(config.threads, framework_gemm["busy_cores"], fit_busy_cores)
-    if threads["in_effect"] is False:
-        log(
-            f"warning: --threads {config.threads} did not take effect: "
-            f"{threads['busy_cores_gemm']:.2f} cores busy in the GEMM probe, "
-            f"{threads['busy_cores_fit']:.2f} during fit"
-        )
     timings = {
-        # From the process start (interpreter and framework imports included) to here.
-        "process_wall_seconds": time.time() - psutil.Process().create_time(),
-        "data_load_seconds": data_load_seconds,
         "fit_seconds": fit_seconds,
-        **epochs_summary,
+        **timing.summarize_epochs(epoch_timer.epoch_seconds, len(prepared.x_train)),
         "evaluate_seconds": evaluate_seconds,
         "predict_first_call_seconds": predict_first_call_seconds,
         "predict_seconds": predict_seconds,
         "predict_samples_per_second": len(prepared.x_test) / predict_seconds,
         **predict_speed,
     }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": f"{created:%Y%m%dT%H%M%SZ}-{config.backend}-{used}-{uuid.uuid4().hex[:8]}",
-        "created_utc": created.isoformat(),
-        "backend": config.backend,
-        "device": {
-            "requested": config.device,
-            "used": used,
-            "description": device_name,
-            "framework": device_report,
-        },
-        "config": {**config.to_dict(), "data_dir": portable_path(config.data_dir)},
-        "data": {
-            "source": portable_source(mnist.source),
-            "train_samples": len(mnist.x_train),
-            "test_samples": len(mnist.x_test),
-            "checksums_verified": mnist.checksums_verified,
-        },
-        "model": {
-            "parameters": model.count_params(),
-            "summary": layer_summary(model),
-            "initial_weights": "glorot-uniform kernels, zero biases, numpy seed = config.seed",
-            "initial_weights_sha256": initial_weights_sha256,
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "keras": keras.__version__,
-            "numpy": np.__version__,
-            "framework": support.FRAMEWORK,
-            "framework_version": support.framework_version(),
-        },
-        "machine": machine_info(),
-        "git": git_info(),
-        "command": portable_command(sys.argv),
-        "invocation": {"id": invocation},
-        "settings": speed_settings(config, model, support, threads),
-        "memory": {
-            # ru_maxrss is in KiB on Linux.
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mib": _mib(support.peak_gpu_memory_bytes()),
-        },
-        "roofline": roofline_figures,
-        "repeat": repeat or {"group": None, "index": 0, "count": 1, "interleaved": False},
-        "tuning": tuning,
-        "timings": timings,
-        "metrics": {
-            "test_loss": test_loss,
-            "test_accuracy": test_accuracy,
-            "history": history,
-            **metrics.classification_summary(prepared.test_labels, predicted),
-            "predicted_classes": predicted.tolist(),
-        },
-        "samples": sample_images(mnist, predicted),
-    }
+    return Measured(
+        history=history,
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        predicted=probabilities.argmax(axis=1),
+        timings=timings,
+        framework_gemm=framework_gemm,
+        fit_busy_cores=fit_busy_cores,
+    )
 
 
 def threads_record(
@@ -252,7 +309,7 @@ def threads_record(
 
 
 def speed_settings(
-    config: RunConfig, model: keras.Model, support, threads: dict[str, Any]
+    config: RunConfig, model: keras.Model, support: backends.Backend, threads: dict[str, Any]
 ) -> dict[str, Any]:
     """The settings that decide speed, as asked for and as the frameworks resolved them."""
     return {

@@ -5,6 +5,9 @@ from typing import Any
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEVICES = ("cpu", "gpu")
+# The module each backend imports, and the distribution whose version decides its numbers.
+FRAMEWORK_MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+FRAMEWORK_DISTRIBUTION = {"tensorflow": "tensorflow", "jax": "jaxlib", "torch": "torch"}
 PROFILES = ("default", "tuned")
 
 

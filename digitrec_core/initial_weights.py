@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-LAYER_SIZES = (784, 128, 128, 10)
+from digitrec_core.architecture import LAYER_SIZES
 
 
 def expected_shapes(layer_sizes: Sequence[int] = LAYER_SIZES) -> list[tuple[int, ...]]:

@@ -3,9 +3,15 @@
 import keras
 from keras import layers
 
+from digitrec_core.architecture import DROPOUT_RATE, HIDDEN_SIZES, INPUT_SIZE
+from digitrec_core.data import NUM_CLASSES
+
 
 def build_model(
-    *, jit_compile: bool | str = "auto", steps_per_execution: int = 1, dropout_rate: float = 0.25
+    *,
+    jit_compile: bool | str = "auto",
+    steps_per_execution: int = 1,
+    dropout_rate: float = DROPOUT_RATE,
 ):
     """Build and compile the documented model (118,282 parameters, adam, cross-entropy).
 
@@ -13,11 +19,10 @@ def build_model(
     """
     model = keras.Sequential(
         [
-            keras.Input(shape=(784,)),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(128, activation="relu"),
+            keras.Input(shape=(INPUT_SIZE,)),
+            *(layers.Dense(units, activation="relu") for units in HIDDEN_SIZES),
             layers.Dropout(dropout_rate),
-            layers.Dense(10, activation="softmax"),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
         ],
         name="digitrec_mlp",
     )

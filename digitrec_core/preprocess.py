@@ -2,12 +2,10 @@
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
-from digitrec_core.data import NUM_CLASSES, Mnist
-
-FLAT_PIXELS = 28 * 28
+from digitrec_core.architecture import INPUT_SIZE
+from digitrec_core.data import IMAGE_SHAPE, NUM_CLASSES, Mnist
 
 
 @dataclass(frozen=True)
@@ -24,11 +22,11 @@ class Prepared:
 def scale_and_flatten(images: np.ndarray) -> np.ndarray:
     """Scale uint8 images (n, 28, 28) by 1/255 and flatten them to float32 (n, 784)."""
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
         raise ValueError(
             f"images must be uint8 of shape (n, 28, 28), got {images.dtype} {images.shape}"
         )
-    return images.reshape(len(images), FLAT_PIXELS).astype(np.float32) / np.float32(255)
+    return images.reshape(len(images), INPUT_SIZE).astype(np.float32) / np.float32(255)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -36,7 +34,8 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES)):
         raise ValueError(f"labels must be a 1-d array of digits 0-9, got shape {labels.shape}")
-    return keras.utils.to_categorical(labels, NUM_CLASSES).astype(np.float32)
+    # What keras.utils.to_categorical does, without importing a backend for it.
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
 
 
 class SubsetError(ValueError):

@@ -1,51 +1,10 @@
 """The result file: one self-describing JSON per benchmark run, the contract with the report.
 
-A result is a plain dict. Its top-level keys (schema version 2; version 1 had per-run "% of
-peak" figures, a threads number instead of ``settings.threads``, no ``invocation`` and no
-machine fingerprint):
-
-- ``schema_version`` (int), ``run_id`` (str, unique), ``created_utc`` (ISO 8601 str)
-- ``backend`` ("tensorflow" | "jax" | "torch")
-- ``device``: ``requested`` ("cpu" | "gpu"), ``used`` ("cpu" | "gpu"), ``description`` (str),
-  ``framework`` (what the framework sees: GPUs, CUDA and cuDNN versions)
-- ``config``: the run's configuration, verbatim (see ``digitrec_core.config.RunConfig``)
-- ``data``: ``source`` (str), ``train_samples``, ``test_samples`` (int), ``checksums_verified``
-- ``model``: ``parameters`` (int), ``summary`` (list of layer descriptions),
-  ``initial_weights_sha256`` (hash of the numpy initial weights as loaded: equal across backends)
-- ``versions``: ``python``, ``keras``, ``numpy``, ``framework`` (name of the backend package),
-  ``framework_version``
-- ``machine``: ``id`` (readable slug ending in the hash of ``fingerprint``), ``hostname``,
-  ``platform``, ``cpu_model``, ``cpu_cores_logical``, ``cpu_cores_physical``, ``memory_gib``,
-  ``gpus`` (list of dicts), ``fingerprint`` (CPU vendor, family, model number, stepping, name,
-  architecture, ISA flags, cores, memory to 4 GiB, GPUs)
-- ``git``: ``commit`` (str | None), ``dirty`` (bool | None; changes under results/ not counted)
-- ``command``: the command line of the run (list of str, ``python -m bench.run ...``)
-- ``invocation``: ``id`` of the nox command (or bench.suite) the run belongs to, None alone;
-  the report takes one GEMM peak and one host speed per invocation
-- ``repeat``: ``group``, ``index``, ``count``, ``interleaved`` (run i of each profile ran
-  side by side, so the report pairs them)
-- ``settings``: ``profile``, ``jit_compile_requested``, ``jit_compile_resolved``,
-  ``steps_per_execution``, ``threads`` (``requested``, ``cpu_affinity``, ``busy_cores_gemm``,
-  ``busy_cores_fit``, ``in_effect``: whether the measured busy cores confirm the limit),
-  ``tf32_requested``, ``dtype_policy``, ``framework``, ``environment``
-- ``memory``: ``peak_rss_mib``, ``peak_gpu_mib``
-- ``roofline``: ``flops_formula``, ``flops_per_sample``, ``flops_per_epoch``,
-  ``achieved_gflops``, ``framework_gemm`` (the framework's own GEMM rates, see
-  ``bench.gemm_probe.gemm_rates``)
-- ``tuning``: the search that chose a tuned run's settings (None for default runs)
-- ``timings`` (seconds unless the name says otherwise): ``fit_seconds``, ``epoch_seconds`` (list),
-  ``first_epoch_seconds``, ``steady_epoch_seconds`` (median of epochs after the first, None with
-  one epoch), ``train_samples_per_second``, ``evaluate_seconds``,
-  ``predict_first_call_seconds`` (tracing included), ``predict_seconds`` (a second, warm call),
-  ``predict_samples_per_second``, ``steady_epoch_*`` spread (``resolution``: half-width of
-  the 95% interval of the steady epochs, as a fraction)
-- ``metrics``: ``test_loss``, ``test_accuracy``, ``history`` (``loss`` and ``accuracy`` lists,
-  one entry per epoch), ``confusion_matrix`` (10x10 list, rows true, columns predicted),
-  ``per_class`` (list of ``{"class", "precision", "recall", "f1", "support"}``),
-  ``macro_f1``, ``predicted_classes`` (list over the test set)
-- ``samples``: ``first_of_each_class`` (``labels`` and ``images``), ``first_train_labels``,
-  ``first_test_labels``, ``random_test`` (``seed``, ``indices``, ``labels``, ``predicted``,
-  ``images``). Images are 28x28 uint8, stored as ``{"shape": [...], "base64": str}``.
+A result is a plain dict. `SCHEMA` below is the one place its format is written down: every
+top-level key, and for sections with fixed keys each of theirs. `build_record` makes records
+only in that shape, and a test checks that a real run, the test fixtures and `SCHEMA` agree.
+Version 2 (version 1 had per-run "% of peak" figures, a threads number instead of
+``settings.threads``, no ``invocation`` and no machine fingerprint).
 """
 
 import base64
@@ -62,20 +21,166 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 2
-REQUIRED_KEYS = (
-    "schema_version",
-    "run_id",
-    "created_utc",
-    "backend",
-    "device",
-    "config",
-    "data",
-    "versions",
-    "machine",
-    "git",
-    "timings",
-    "metrics",
-)
+OPTIONAL = "optional: "  # a section key described so may be absent (e.g. in tuning trials)
+SCHEMA: dict[str, str | dict[str, str]] = {
+    "schema_version": "int: the version of this format, SCHEMA_VERSION",
+    "run_id": "str: unique; UTC start, backend, device and a random suffix",
+    "created_utc": "str: ISO 8601 start of the run",
+    "backend": '"tensorflow" | "jax" | "torch"',
+    "device": {
+        "requested": '"cpu" | "gpu"',
+        "used": '"cpu" | "gpu": where Keras put the weights',
+        "description": "str: the framework's name for that device",
+        "framework": "dict: what the framework sees (GPUs, CUDA and cuDNN versions)",
+    },
+    "config": "dict: the run's configuration verbatim (digitrec_core.config.RunConfig), "
+    "data_dir written as $DIGITREC_DATA_DIR, ~/... or relative to the project",
+    "data": {
+        "source": 'str: "idx:<folder>", "npz:<file>" or "keras.datasets.mnist", no absolute path',
+        "train_samples": "int",
+        "test_samples": "int",
+        "checksums_verified": "bool: the files matched the published MNIST checksums",
+    },
+    "model": {
+        "parameters": "int",
+        "summary": "list of layer dicts: class, name, params, and units / activation / rate",
+        "initial_weights": "str: how the initial weights were made",
+        "initial_weights_sha256": "str: hash of the initial weights as loaded, equal everywhere",
+    },
+    "versions": {
+        "python": "str",
+        "keras": "str",
+        "numpy": "str",
+        "framework": "str: the backend's package name",
+        "framework_version": "str",
+    },
+    "machine": {
+        "id": "str: readable slug ending in the hash of fingerprint",
+        "hostname": "str",
+        "platform": "str",
+        "cpu_model": "str",
+        "cpu_cores_logical": "int",
+        "cpu_cores_physical": "int | None",
+        "memory_gib": "float",
+        "gpus": "list of dicts: name, memory, driver",
+        "fingerprint": "dict: CPU vendor, family, model, stepping, name, architecture, ISA "
+        "flags, cores, memory to 4 GiB, GPUs",
+    },
+    "git": {
+        "commit": "str | None",
+        "dirty": "bool | None: uncommitted changes outside results/",
+    },
+    "command": "list of str: python -m bench.run and its options, without local paths",
+    "invocation": {
+        "id": "str | None: the nox command (or bench.suite) the run belongs to; the report "
+        "takes one GEMM peak and one host speed per invocation",
+    },
+    "settings": {
+        "profile": '"default" | "tuned"',
+        "jit_compile_requested": 'bool | "auto"',
+        "jit_compile_resolved": "bool",
+        "steps_per_execution": "int",
+        "threads": "dict: requested, cpu_affinity, busy_cores_gemm, busy_cores_fit, in_effect "
+        "(whether the measured busy cores confirm the limit)",
+        "tf32_requested": "bool",
+        "dtype_policy": "str",
+        "framework": "dict: thread pools, TF32 and the like, as the framework reports them",
+        "environment": "dict: the speed-related environment variables, None where unset",
+    },
+    "memory": {
+        "peak_rss_mib": "float",
+        "peak_gpu_mib": "float | None: None without a GPU",
+    },
+    "roofline": {
+        "flops_formula": "str: what the FLOP count includes",
+        "flops_per_sample": "int: training FLOPs per sample",
+        "flops_per_epoch": "int",
+        "achieved_gflops": "float | None: None without a steady epoch",
+        "framework_gemm": "dict | None: the framework's own GEMM rates "
+        "(bench.gemm_probe.gemm_rates)",
+    },
+    "repeat": {
+        "group": "str | None: the runs of one profile repeated in one invocation",
+        "index": "int",
+        "count": "int",
+        "interleaved": "bool: run i of each profile ran side by side, so the report pairs them",
+    },
+    "tuning": "dict | None: the search that chose a tuned run's settings (None by default)",
+    "timings": {
+        "process_wall_seconds": "float: process start (imports included) to the record",
+        "data_load_seconds": "float",
+        "fit_seconds": "float: the whole fit, compile included",
+        "epoch_seconds": "list of float, one per epoch",
+        "first_epoch_seconds": "float: tracing and compilation included",
+        "steady_epoch_seconds": "float | None: median of the epochs after the first",
+        "steady_epoch_iqr_seconds": "float | None",
+        "steady_epoch_min_seconds": "float | None",
+        "steady_epoch_count": "int",
+        "steady_epoch_cv": "float | None",
+        "steady_epoch_resolution": "float | None: half-width of the 95% interval of the "
+        "steady epochs, as a fraction",
+        "steady_epoch_noisy": "bool | None",
+        "compile_overhead_seconds": "float | None: first epoch minus the steady one",
+        "train_samples_per_second": "float | None",
+        "evaluate_seconds": "float",
+        "predict_first_call_seconds": "float: tracing included",
+        "predict_seconds": "float: a second, warm call",
+        "predict_samples_per_second": "float",
+        "predict_path": OPTIONAL + "str: the fastest batch-1 predict path",
+        "predict_path_trial_p50_ms": OPTIONAL + "dict: p50 latency of each path tried",
+        "predict_latency_p50_ms": OPTIONAL + "float: batch-1 latency",
+        "predict_latency_p95_ms": OPTIONAL + "float",
+        "predict_latency_p99_ms": OPTIONAL + "float",
+        "predict_latency_calls": OPTIONAL + "int",
+        "predict_throughput_samples_per_second": OPTIONAL + "dict: batch size -> samples/s",
+        "predict_benchmark_seconds": OPTIONAL + "float: time the prediction benchmark took",
+    },
+    "metrics": {
+        "test_loss": "float",
+        "test_accuracy": "float",
+        "history": "dict: loss and accuracy lists, one entry per epoch",
+        "confusion_matrix": "10x10 list: rows true, columns predicted",
+        "per_class": "list of {class, precision, recall, f1, support}",
+        "macro_f1": "float",
+        "predicted_classes": "list of int over the test set",
+    },
+    "samples": {
+        "first_of_each_class": "labels and images",
+        "first_train_labels": "list of 10 int",
+        "first_test_labels": "list of 10 int",
+        "random_test": "seed, indices, labels, predicted, images",
+    },
+}
+# Images are 28x28 uint8, stored as {"shape": [...], "base64": str} (see encode_images).
+REQUIRED_KEYS = tuple(SCHEMA)
+
+
+def schema_problems(record: dict[str, Any]) -> list[str]:
+    """How `record` differs from SCHEMA: missing and undocumented keys, one string each."""
+    problems = [f"missing {key!r}" for key in SCHEMA if key not in record]
+    problems += [f"undocumented {key!r}" for key in record if key not in SCHEMA]
+    for key, section in SCHEMA.items():
+        value = record.get(key)
+        if not isinstance(section, dict) or not isinstance(value, dict):
+            continue
+        problems += [
+            f"missing {key}.{name!r}"
+            for name, meaning in section.items()
+            if name not in value and not meaning.startswith(OPTIONAL)
+        ]
+        problems += [f"undocumented {key}.{name!r}" for name in value if name not in section]
+    return problems
+
+
+def build_record(**sections: Any) -> dict[str, Any]:
+    """The result record of one run from its sections, in SCHEMA's order; nothing else fits."""
+    record = {"schema_version": SCHEMA_VERSION, **sections}
+    problems = schema_problems(record)
+    if problems:
+        raise ValueError(
+            f"a result record must follow digitrec_core.results.SCHEMA: {', '.join(problems)}"
+        )
+    return {key: record[key] for key in SCHEMA}
 
 
 class ResultFileError(ValueError):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from digitrec_core.results import SCHEMA_VERSION, encode_images, write_result
+from digitrec_core.results import build_record, encode_images, write_result
 
 NUM_CLASSES = 10
 FULL_SAMPLES = (60_000, 10_000)
@@ -25,6 +25,7 @@ MACHINE = {
     "cpu_cores_physical": 4,
     "memory_gib": 31.3,
     "gpus": [],
+    "fingerprint": {"cpu_vendor": "GenuineIntel", "cpu_name": "E5-2690 v4", "cores": 8},
 }
 GPU_MACHINE = {
     **MACHINE,
@@ -35,6 +36,7 @@ GPU_MACHINE = {
     "cpu_cores_physical": 8,
     "memory_gib": 125.8,
     "gpus": [{"name": "NVIDIA A100-SXM4-40GB", "driver": "550.54.15", "memory_mib": 40960}],
+    "fingerprint": {"cpu_vendor": "AuthenticAMD", "cpu_name": "EPYC 7742", "cores": 16},
 }
 FRAMEWORKS = {"tensorflow": "2.21.0", "jax": "0.10.2", "torch": "2.13.0"}
 INVOCATION = "20260301T120000Z-abc123"
@@ -119,17 +121,17 @@ def make_result(
     first_indices = [int(np.flatnonzero(digit == TRAIN_LABELS)[0]) for digit in range(10)]
     rng = np.random.default_rng(0)
     random_indices = np.sort(rng.choice(test_count, size=RANDOM_SAMPLES, replace=False))
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": f"{created_utc:%Y%m%dT%H%M%SZ}-{backend}-{device}-{digest[:8]}",
-        "created_utc": created_utc.isoformat(),
-        "backend": backend,
-        "device": {
+    return build_record(
+        run_id=f"{created_utc:%Y%m%dT%H%M%SZ}-{backend}-{device}-{digest[:8]}",
+        created_utc=created_utc.isoformat(),
+        backend=backend,
+        device={
             "requested": device,
             "used": device,
             "description": "/job:localhost/device:GPU:0" if device == "gpu" else "cpu:0",
+            "framework": {"gpus": machine["gpus"]},
         },
-        "config": {
+        config={
             "backend": backend,
             "device": device,
             "seed": 0,
@@ -141,36 +143,67 @@ def make_result(
             "quick": quick,
             "jit_compile": "auto",
             "steps_per_execution": 1,
+            "threads": None,
+            "tf32": False,
+            "profile": "default",
             "data_dir": None,
             "verify_checksums": True,
         },
-        "data": {
+        data={
             "source": "keras.datasets.mnist (~/.keras/datasets/mnist.npz)",
             "train_samples": train_count,
             "test_samples": test_count,
             "checksums_verified": True,
         },
-        "model": {"parameters": 118_282, "summary": []},
-        "versions": {
+        model={
+            "parameters": 118_282,
+            "summary": [],
+            "initial_weights": "glorot-uniform kernels, zero biases, numpy seed = config.seed",
+            "initial_weights_sha256": "0" * 64,
+        },
+        versions={
             "python": "3.11.9",
             "keras": "3.15.1",
             "numpy": "2.1.3",
             "framework": backend,
             "framework_version": FRAMEWORKS[backend],
         },
-        "machine": dict(machine),
-        "git": {"commit": "22f09bf0c0ffee0123456789abcdef0123456789", "dirty": quick},
-        "timings": {
+        machine=dict(machine),
+        git={"commit": "22f09bf0c0ffee0123456789abcdef0123456789", "dirty": quick},
+        command=["python", "-m", "bench.run", "--backend", backend],
+        invocation={"id": None},
+        settings=default_settings(),
+        memory={"peak_rss_mib": 600.0, "peak_gpu_mib": 900.0 if device == "gpu" else None},
+        roofline={
+            "flops_formula": "training FLOPs per sample (see bench.roofline)",
+            "flops_per_sample": 507_392,
+            "flops_per_epoch": 507_392 * train_count,
+            "achieved_gflops": 507_392 * train_count / steady / 1e9 if steady else None,
+            "framework_gemm": None,
+        },
+        repeat={"group": None, "index": 0, "count": 1, "interleaved": False},
+        tuning=None,
+        timings={
+            "process_wall_seconds": sum(epoch_seconds) + 6.0,
+            "data_load_seconds": 0.8,
             "fit_seconds": sum(epoch_seconds) + 0.05,
             "epoch_seconds": epoch_seconds,
             "first_epoch_seconds": first_epoch,
             "steady_epoch_seconds": steady,
+            "steady_epoch_iqr_seconds": 0.04 if steady else None,
+            "steady_epoch_min_seconds": min(epoch_seconds[1:]) if steady else None,
+            "steady_epoch_count": epochs - 1,
+            "steady_epoch_cv": 0.03 if steady else None,
+            "steady_epoch_resolution": 0.02 if steady else None,
+            "steady_epoch_noisy": False if steady else None,
+            "compile_overhead_seconds": first_epoch - steady if steady else None,
             "train_samples_per_second": train_count / steady if steady else None,
             "evaluate_seconds": 0.4,
+            "predict_first_call_seconds": 0.3,
             "predict_seconds": 0.25,
             "predict_samples_per_second": test_count / 0.25,
         },
-        "metrics": {
+        metrics={
             "test_loss": 0.07 + (1 - accuracy),
             "test_accuracy": float(np.trace(matrix) / matrix.sum()),
             "history": {"loss": loss, "accuracy": [1 - value / 4 for value in loss]},
@@ -179,7 +212,7 @@ def make_result(
             "macro_f1": float(np.mean([score["f1"] for score in scores])),
             "predicted_classes": predicted.tolist(),
         },
-        "samples": {
+        samples={
             "first_of_each_class": {
                 "labels": TRAIN_LABELS[first_indices].tolist(),
                 "images": encode_images(digit_images(TRAIN_LABELS[first_indices], seed=3)),
@@ -194,6 +227,28 @@ def make_result(
                 "images": encode_images(digit_images(true[random_indices], seed=4)),
             },
         },
+    )
+
+
+def default_settings(profile: str = "default") -> dict[str, Any]:
+    """The `settings` section of a run of `profile` on a 2-core machine."""
+    tuned = profile == "tuned"
+    return {
+        "profile": profile,
+        "jit_compile_requested": False if tuned else "auto",
+        "jit_compile_resolved": False,
+        "steps_per_execution": 32 if tuned else 1,
+        "threads": {
+            "requested": None,
+            "cpu_affinity": [0, 1],
+            "busy_cores_gemm": 1.9,
+            "busy_cores_fit": 1.4,
+            "in_effect": None,
+        },
+        "tf32_requested": False,
+        "dtype_policy": "float32",
+        "framework": {"intra_op_threads": 2},
+        "environment": {"CUDA_VISIBLE_DEVICES": "", "XLA_FLAGS": None},
     }
 
 
@@ -257,28 +312,12 @@ def make_group(
             predict_latency_p99_ms=0.9 + index,
             predict_throughput_samples_per_second={"1": 2000.0, "512": 150000.0 + index},
         )
-        result["memory"] = {"peak_rss_mib": 600.0 + index, "peak_gpu_mib": None}
-        result["roofline"] = {
-            "achieved_gflops": 30.4 / steady,
-            "framework_gemm": dict(framework_gemm),
-        }
+        result["memory"]["peak_rss_mib"] = 600.0 + index
+        result["roofline"].update(
+            achieved_gflops=30.4 / steady, framework_gemm=dict(framework_gemm)
+        )
         tuned = profile == "tuned"
-        result["settings"] = {
-            "profile": profile,
-            "jit_compile_requested": False if tuned else "auto",
-            "jit_compile_resolved": False,
-            "steps_per_execution": 32 if tuned else 1,
-            "threads": {
-                "requested": None,
-                "cpu_affinity": [0, 1],
-                "busy_cores_gemm": 1.9,
-                "busy_cores_fit": 1.4,
-                "in_effect": None,
-            },
-            "dtype_policy": "float32",
-            "framework": {"intra_op_threads": 2},
-            "environment": {"CUDA_VISIBLE_DEVICES": "", "XLA_FLAGS": None},
-        }
+        result["settings"] = default_settings(profile)
         if tuned:
             default = {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
             chosen = {"jit_compile": False, "steps_per_execution": 32, "threads": None}

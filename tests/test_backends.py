@@ -4,8 +4,10 @@ import keras
 import pytest
 
 from bench import backends
-from digitrec_core.config import RunConfig
+from digitrec_core.config import FRAMEWORK_MODULE, RunConfig
 from digitrec_core.model import build_model
+
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
 ACTIVE = os.environ["KERAS_BACKEND"]
 
@@ -143,3 +145,13 @@ def test_device_report_is_plain_data_and_sees_no_gpu_here():
     json.dumps(report)
     gpus = report.get("visible_gpus", report.get("gpus"))
     assert gpus == []
+
+
+def test_every_support_module_implements_the_backend_protocol(monkeypatch):
+    support = backends.load(ACTIVE)
+    for name in backends.BACKEND_MEMBERS:
+        assert hasattr(support, name), name
+    assert FRAMEWORK_MODULE[ACTIVE] == support.FRAMEWORK
+    monkeypatch.delattr(support, "synchronize")
+    with pytest.raises(TypeError, match=r"lacks \['synchronize'\] of the Backend protocol"):
+        backends.load(ACTIVE)

@@ -1,8 +1,11 @@
 import numpy as np
+import pytest
 
 from bench.parity.training import BATCH_SIZE, train_in_order
 from digitrec_core.batch_order import epoch_permutation
 from digitrec_core.preprocess import Prepared
+
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
 
 def test_permutation_depends_on_seed_and_epoch_only():

@@ -157,6 +157,7 @@ def test_full_mnist_with_one_flipped_byte_fails_verification(full_mnist_dir, tmp
         load_mnist(tmp_path)
 
 
+@pytest.mark.backend
 def test_without_a_data_dir_keras_downloads_and_the_arrays_are_checked(monkeypatch):
     import keras
 
@@ -170,6 +171,7 @@ def test_without_a_data_dir_keras_downloads_and_the_arrays_are_checked(monkeypat
         load_mnist()
 
 
+@pytest.mark.backend
 def test_failed_download_says_how_to_work_offline(monkeypatch):
     import keras
 

@@ -20,10 +20,11 @@ import pytest
 from bench import child, cli
 from bench import run as bench_run
 from bench.report import build_report
-from digitrec_core.config import BACKENDS
+from digitrec_core.config import BACKENDS, FRAMEWORK_MODULE
+
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
 BACKEND = os.environ["KERAS_BACKEND"]
-FRAMEWORK_MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 REPO = Path(__file__).resolve().parents[1]
 
 

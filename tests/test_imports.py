@@ -34,6 +34,7 @@ def test_importing_loads_no_backend(module):
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.backend
 def test_the_check_sees_a_backend_import():
     # The control: a module that does import keras is caught.
     code = f"import sys, keras; print(sorted({BACKEND_MODULES!r} & set(sys.modules)))"

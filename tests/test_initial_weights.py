@@ -10,6 +10,8 @@ from digitrec_core.initial_weights import (
 )
 from digitrec_core.model import build_model
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 
 def test_shapes_and_order_match_the_keras_model():
     model = build_model()

@@ -55,7 +55,7 @@ def test_json_is_kept_verbatim_and_never_overwritten(tmp_path, fake_pytest, caps
 
 
 def test_refuses_to_run_without_a_keras_backend(monkeypatch, capsys):
-    monkeypatch.delenv("KERAS_BACKEND")
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
     with pytest.raises(SystemExit) as exited:
         micro.main([])
     assert exited.value.code == 2
@@ -63,6 +63,7 @@ def test_refuses_to_run_without_a_keras_backend(monkeypatch, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.backend
 def test_micro_benchmarks_run_end_to_end(tmp_path):
     # The same benchmarks, with pytest-benchmark's own options cut to 3 rounds each.
     fast = ["--benchmark-max-time=0.000001", "--benchmark-min-rounds=3"]

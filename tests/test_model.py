@@ -3,6 +3,8 @@ import pytest
 
 from digitrec_core.model import build_model
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 
 def test_model_is_the_documented_mlp():
     model = build_model()

@@ -24,6 +24,8 @@ from digitrec_core.data import load_mnist
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
 from digitrec_core.preprocess import preprocess
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 ACTIVE = os.environ["KERAS_BACKEND"]
 TOLERANCES = {
     "accuracy": ACCURACY_TOLERANCE,

@@ -13,6 +13,8 @@ from bench.parity import runs, verdict
 from digitrec_core.config import BACKENDS
 from tests.conftest import write_mnist_dir
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 ACTIVE = os.environ["KERAS_BACKEND"]
 SESSION = "test-session"
 

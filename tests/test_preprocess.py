@@ -48,3 +48,13 @@ def test_subset_larger_than_data_is_refused(tiny_mnist_dir):
     mnist = load_mnist(tiny_mnist_dir, verify_checksums=False)
     with pytest.raises(ValueError, match=r"--test-samples must be between 1 and 200 .*, got 500"):
         take_subset(mnist, None, 500)
+
+
+@pytest.mark.backend
+def test_one_hot_is_what_keras_to_categorical_gives():
+    import keras
+
+    labels = np.arange(10, dtype=np.uint8)[::-1]
+    expected = keras.utils.to_categorical(labels, 10)
+    np.testing.assert_array_equal(one_hot(labels), expected)
+    assert one_hot(labels).dtype == np.float32

@@ -159,6 +159,7 @@ def test_sections_come_in_order(built):
         "Training",
         "Accuracy parity",
         "Environment",
+        "Roofline and host speed",
         "Learning curves",
         "Confusion matrices",
         "Per-class F1",
@@ -179,6 +180,8 @@ def test_every_referenced_figure_is_a_png_and_stale_ones_are_gone(built):
         "learning_curves.png",
         "confusion_matrices.png",
         "steady_epoch.png",
+        "time_to_model_1.png",
+        "time_to_model_2.png",
         "first_of_each_class.png",
         "random_test.png",
     }

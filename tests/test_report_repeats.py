@@ -189,7 +189,6 @@ def test_quick_groups_of_one_run_are_compared_without_a_spread(tmp_path):
         for result in make_group(
             "jax", profile=profile, steady_seconds=steady, created_utc=START, quick=True
         ):
-            del result["roofline"]
             write_run(tmp_path, result)
     main = add_labels(select_latest(collect_runs(tmp_path).runs))
     table, notes = speed.training_table(main)

@@ -1,18 +1,24 @@
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from digitrec_core.results import (
+    OPTIONAL,
     REQUIRED_KEYS,
+    SCHEMA,
     SCHEMA_VERSION,
     ResultFileError,
+    build_record,
     decode_images,
     encode_images,
     iter_result_paths,
     read_result,
+    schema_problems,
     write_result,
 )
+from tests.report_fixtures import make_group, make_result
 
 
 def minimal_result(**overrides):
@@ -73,3 +79,35 @@ def test_result_paths_are_found_under_runs(tmp_path):
     write_result(minimal_result(), tmp_path / "runs" / "m2" / "a.json")
     (tmp_path / "other.json").write_text("{}")
     assert [p.parent.name for p in iter_result_paths(tmp_path)] == ["m1", "m2"]
+
+
+def test_the_fixtures_follow_the_documented_schema():
+    created = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    single = make_result("jax", accuracy=0.97, created_utc=created)
+    [tuned] = make_group("torch", profile="tuned", steady_seconds=[1.0], created_utc=created)
+    assert schema_problems(single) == schema_problems(tuned) == []
+    assert list(single) == list(SCHEMA)  # in the documented order
+
+
+def test_every_documented_key_is_required_and_described():
+    assert tuple(SCHEMA) == REQUIRED_KEYS
+    for key, section in SCHEMA.items():
+        meanings = section.values() if isinstance(section, dict) else [section]
+        assert all(meaning.removeprefix(OPTIONAL).strip() for meaning in meanings), key
+
+
+def test_a_record_off_the_schema_is_refused_with_what_differs():
+    record = make_result("jax", accuracy=0.97, created_utc=datetime(2026, 3, 1, tzinfo=UTC))
+    sections = {key: value for key, value in record.items() if key != "schema_version"}
+    assert build_record(**sections) == record
+    del sections["command"]
+    sections["memory"] = {"peak_rss_mib": 1.0}
+    sections["timings"] = {**sections["timings"], "wall_clock": 1.0}
+    sections["extra"] = 1
+    with pytest.raises(ValueError) as refused:
+        build_record(**sections)
+    message = str(refused.value)
+    for problem in ("missing 'command'", "undocumented 'extra'", "missing memory.'peak_gpu_mib'",
+                    "undocumented timings.'wall_clock'"):  # fmt: skip
+        assert problem in message
+    assert "predict_latency_p50_ms" not in message  # optional keys may be absent

@@ -14,6 +14,8 @@ from bench.roofline import (
     roofline_record,
 )
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 ACTIVE = os.environ["KERAS_BACKEND"]
 PEAK = {"model_shapes_gflops": 60.88704, "square_gflops": 121.77408}
 

@@ -13,7 +13,9 @@ import pytest
 from bench.cli import EXIT_NO_BACKEND
 from digitrec_core.config import BACKENDS, RunConfig
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
-from digitrec_core.results import read_result, write_result
+from digitrec_core.results import SCHEMA, read_result, write_result
+
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
 ACTIVE = os.environ["KERAS_BACKEND"]
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +31,16 @@ def run_cli(*args: str, env_overrides: dict[str, str] | None = None):
         text=True,
         timeout=600,
     )
+
+
+def key_paths(record: dict) -> set[str]:
+    """ "key" and "key.sub" for each section of SCHEMA's shape (free-form sections: the key)."""
+    paths = set()
+    for key, value in record.items():
+        paths.add(key)
+        if isinstance(SCHEMA.get(key), dict) and isinstance(value, dict):
+            paths |= {f"{key}.{sub}" for sub in value}
+    return paths
 
 
 def on_tiny_data(data_dir) -> list[str]:
@@ -59,6 +71,7 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
 
     [path] = (results / "runs").glob("*/*.json")
     result = read_result(path)
+    assert key_paths(result) == key_paths(SCHEMA)  # every documented key, optional ones too
     assert result["backend"] == ACTIVE and result["versions"]["framework"] == ACTIVE
     assert result["device"]["requested"] == result["device"]["used"] == "cpu"
     assert result["config"]["epochs"] == 3 and result["config"]["quick"] is False

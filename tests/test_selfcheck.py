@@ -72,6 +72,7 @@ def test_faithfulness_compares_medians_and_flags_a_distorting_harness(monkeypatc
 
 
 @pytest.mark.slow
+@pytest.mark.backend
 def test_bare_script_times_every_epoch(tiny_mnist_dir):
     done = subprocess.run(
         [

@@ -310,6 +310,7 @@ def test_an_unreadable_cache_is_searched_again_with_a_warning(monkeypatch, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.backend
 def test_suite_runs_real_repeats_in_fresh_processes(tiny_mnist_dir, tmp_path):
     import os
     import subprocess

@@ -4,6 +4,8 @@ import pytest
 
 from bench.timing import EpochTimer, summarize_epochs, time_call
 
+pytestmark = pytest.mark.backend  # needs a Keras backend installed
+
 
 def test_first_epoch_is_kept_apart_from_the_steady_median():
     summary = summarize_epochs([5.0, 1.0, 3.0, 2.0], samples_per_epoch=600)

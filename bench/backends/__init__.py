@@ -1,28 +1,55 @@
 """Everything that differs between Keras backends, behind one interface keyed by backend name.
 
 Each `_<backend>.py` module imports its framework directly (nothing else in digitrec does) and
-provides:
-
-- `FRAMEWORK` (package name) and `framework_version()`
-- `visible_gpus()` and `variable_device(model)` (where Keras put the weights)
-- `synchronize(model)`: wait until queued work on the model's device is done
-- `block_until_ready(value)`: the same wait, for any tensor or nest of tensors `value`
-- `limit_threads(n)`: cap the framework's own thread pools (with `environment_for(..., threads=n)`
-  and `restrict_to_cores(n)`, which every backend shares)
-- `speed_settings()`: thread pools, TF32 and the like, as the framework reports them
-- `peak_gpu_memory_bytes()`: None without a GPU
-- `configure_tf32(enabled)`: allow or forbid TF32 for float32 math on GPU
-- `device_report()`: what the framework sees (GPUs, CUDA and cuDNN versions)
-
-Import them through `load(backend)` only after `KERAS_BACKEND` is set (`environment_for`).
+implements `Backend`. Import them through `load(backend)` only after `KERAS_BACKEND` is set
+(`environment_for`). The tuning search's candidates per backend are in `search_space`, which
+imports no framework.
 """
 
 import importlib
 import os
 from pathlib import Path
-from types import ModuleType
+from typing import Any, Protocol, cast
 
 from digitrec_core.config import BACKENDS
+
+
+class Backend(Protocol):
+    """What every backend's support module provides."""
+
+    FRAMEWORK: str  # the framework's module name
+
+    def framework_version(self) -> str: ...
+
+    def visible_gpus(self) -> list[str]: ...
+
+    def variable_device(self, model: Any) -> str:
+        """Where Keras put the model's weights, in the framework's words."""
+
+    def synchronize(self, model: Any) -> None:
+        """Wait until queued work on the model's device is done."""
+
+    def block_until_ready(self, value: Any) -> None:
+        """The same wait, for any tensor or nest of tensors."""
+
+    def limit_threads(self, threads: int) -> None:
+        """Cap the framework's own thread pools (beside `restrict_to_cores`)."""
+
+    def speed_settings(self) -> dict[str, Any]:
+        """Thread pools, TF32 and the like, as the framework reports them."""
+
+    def peak_gpu_memory_bytes(self) -> int | None:
+        """None without a GPU."""
+
+    def configure_tf32(self, enabled: bool) -> None:
+        """Allow or forbid TF32 for float32 math on GPU."""
+
+    def device_report(self) -> dict[str, Any]:
+        """What the framework sees: GPUs, CUDA and cuDNN versions."""
+
+
+BACKEND_MEMBERS = ("FRAMEWORK", *(name for name in vars(Backend) if not name.startswith("_")))
+
 
 # Environment variables that change speed, recorded with every run whether set or not.
 SPEED_ENV_VARS = (
@@ -102,11 +129,15 @@ def cpu_affinity() -> list[int] | None:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
-def load(backend: str) -> ModuleType:
+def load(backend: str) -> Backend:
     """Import the support module of `backend` (which imports that framework)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    return importlib.import_module(f"bench.backends._{backend}")
+    module = importlib.import_module(f"bench.backends._{backend}")
+    missing = [name for name in BACKEND_MEMBERS if not hasattr(module, name)]
+    if missing:
+        raise TypeError(f"bench/backends/_{backend}.py lacks {missing} of the Backend protocol")
+    return cast(Backend, module)
 
 
 def device_kind(device_name: str) -> str:

@@ -2,7 +2,9 @@
 
 import jax
 
-FRAMEWORK = "jax"
+from digitrec_core.config import FRAMEWORK_MODULE
+
+FRAMEWORK = FRAMEWORK_MODULE["jax"]
 
 
 def framework_version() -> str:

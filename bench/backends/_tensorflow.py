@@ -2,7 +2,9 @@
 
 import tensorflow as tf
 
-FRAMEWORK = "tensorflow"
+from digitrec_core.config import FRAMEWORK_MODULE
+
+FRAMEWORK = FRAMEWORK_MODULE["tensorflow"]
 
 
 def framework_version() -> str:

@@ -2,7 +2,9 @@
 
 import torch
 
-FRAMEWORK = "torch"
+from digitrec_core.config import FRAMEWORK_MODULE
+
+FRAMEWORK = FRAMEWORK_MODULE["torch"]
 
 
 def framework_version() -> str:
