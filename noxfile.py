@@ -1,6 +1,5 @@
 """digitrec's sessions: `nox -l` lists them, `nox -s bench` is the main job."""
 
-import hashlib
 import os
 import shutil
 import sys
@@ -8,11 +7,9 @@ from pathlib import Path
 
 import nox
 
-# nox does not put the noxfile's folder on sys.path; cli, install_spec and config are standard
-# library only.
-sys.path.insert(0, str(Path(__file__).parent))
-from bench.cli import INVOCATION_ENV, new_invocation_id
-from bench.install_spec import extra_for, pip_setup
+sys.path.insert(0, str(Path(__file__).parent))  # nox does not put the noxfile's folder there
+from bench.cli import INVOCATION_ENV, new_invocation_id  # standard library only, like the two
+from bench.install import install_project  # below: no virtualenv exists yet
 from digitrec_core.config import BACKENDS, DEVICES
 
 PYTHON = "3.11"
@@ -23,23 +20,6 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 INVOCATION = os.environ.get(INVOCATION_ENV) or new_invocation_id()
 
 nox.options.reuse_venv = "yes"
-
-
-def install_project(session: nox.Session, *extras: str, device: str = "cpu") -> None:
-    """Install the project with `extras`, skipped when nothing it depends on changed."""
-    backend = next((extra for extra in extras if extra in BACKENDS), None)
-    options, env = pip_setup(backend, device, os.environ) if backend else ([], {})
-    extras = tuple(extra_for(e, device) if e in BACKENDS else e for e in extras)
-    spec = f".[{','.join(extras)}]" if extras else "."
-    stamp = Path(session.virtualenv.location) / ".digitrec-installed"
-    wanted = hashlib.sha256(
-        Path("pyproject.toml").read_bytes() + repr((spec, options, env)).encode()
-    ).hexdigest()
-    if stamp.exists() and stamp.read_text() == wanted:
-        session.log(f"{spec} already installed and pyproject.toml unchanged: not reinstalling")
-        return
-    session.install(*options, "-e", spec, env=env)
-    stamp.write_text(wanted)
 
 
 def backend_env(backend: str) -> dict[str, str]:
@@ -131,7 +111,7 @@ def parity(session: nox.Session) -> None:
 def microbench(session: nox.Session, backend: str) -> None:
     """pytest-benchmark micro-benchmarks of a train step and predict (JSON to results/micro)."""
     install_project(session, backend, "test")
-    session.run("python", "-m", "bench.micro", *session.posargs, env=backend_env(backend))
+    session.run("python", "-m", "bench.checks.micro", *session.posargs, env=backend_env(backend))
     session.run("python", "-m", "bench.report", success_codes=[0, 2])  # 2: no runs/ to report yet
 
 
@@ -151,7 +131,7 @@ def faithfulness(session: nox.Session, backend: str) -> None:
     """Compare the suite's steady epoch with a bare model.fit script, in one session."""
     install_project(session, backend)
     session.run(
-        "python", "-m", "bench.selfcheck", "faithfulness", "--backend", backend,
+        "python", "-m", "bench.checks.selfcheck", "faithfulness", "--backend", backend,
         *session.posargs, env=backend_env(backend),
     )  # fmt: skip
 
@@ -161,7 +141,7 @@ def overhead(session: nox.Session) -> None:
     """Time nox -s bench against the fit and predict time its runs record (options after --)."""
     install_project(session)
     session.install("nox")
-    session.run("python", "-m", "bench.selfcheck", "overhead", *session.posargs)
+    session.run("python", "-m", "bench.checks.selfcheck", "overhead", *session.posargs)
 
 
 @nox.session(python=PYTHON)

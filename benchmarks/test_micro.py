@@ -1,8 +1,9 @@
 """Micro-benchmarks (pytest-benchmark) of one training step and of predict, under KERAS_BACKEND.
 
-`nox -s microbench` runs them through `python -m bench.micro`, which keeps pytest-benchmark's JSON
-under results/micro/. Rounds follow pytest-benchmark's own options: by default each benchmark runs
-for about `--benchmark-max-time` (1 s) and at least `--benchmark-min-rounds` (5) rounds.
+`nox -s microbench` runs them through `python -m bench.checks.micro`, which keeps
+pytest-benchmark's JSON under results/micro/. Rounds follow pytest-benchmark's own options: by
+default each benchmark runs for about `--benchmark-max-time` (1 s) and at least
+`--benchmark-min-rounds` (5) rounds.
 """
 
 import keras

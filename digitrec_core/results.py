@@ -97,7 +97,7 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "flops_per_epoch": "int",
         "achieved_gflops": "float | None: None without a steady epoch",
         "framework_gemm": "dict | None: the framework's own GEMM rates "
-        "(bench.gemm_probe.gemm_rates)",
+        "(bench.host.gemm_probe.gemm_rates)",
     },
     "repeat": {
         "group": "str | None: the runs of one profile repeated in one invocation",

@@ -175,7 +175,7 @@ def make_result(
         settings=default_settings(),
         memory={"peak_rss_mib": 600.0, "peak_gpu_mib": 900.0 if device == "gpu" else None},
         roofline={
-            "flops_formula": "training FLOPs per sample (see bench.roofline)",
+            "flops_formula": "training FLOPs per sample (see bench.run.roofline)",
             "flops_per_sample": 507_392,
             "flops_per_epoch": 507_392 * train_count,
             "achieved_gflops": 507_392 * train_count / steady / 1e9 if steady else None,

@@ -68,7 +68,7 @@ def test_support_module_of_the_active_backend_works_on_a_model():
 
 
 def test_run_refuses_a_backend_keras_is_not_running():
-    from bench.workflow import BackendMismatchError, check_backend
+    from bench.run.workflow import BackendMismatchError, check_backend
 
     other = next(b for b in ("tensorflow", "jax", "torch") if b != keras.backend.backend())
     with pytest.raises(
@@ -79,7 +79,7 @@ def test_run_refuses_a_backend_keras_is_not_running():
 
 
 def test_gpu_run_is_refused_without_a_gpu():
-    from bench.workflow import BackendMismatchError, check_backend
+    from bench.run.workflow import BackendMismatchError, check_backend
 
     support = backends.load(ACTIVE)
     if support.visible_gpus():
@@ -89,7 +89,7 @@ def test_gpu_run_is_refused_without_a_gpu():
 
 
 def test_synchronize_puts_queued_asynchronous_work_inside_the_clock():
-    from bench.timing import time_call
+    from bench.run.timing import time_call
 
     if ACTIVE != "jax":
         pytest.skip(f"{ACTIVE} runs CPU ops synchronously: there is no queued work to wait for")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import child, cli
-from bench import run as bench_run
+from bench import cli
 from bench.report import build_report
+from bench.run import __main__ as bench_run
+from bench.suite import child
 from digitrec_core.config import BACKENDS, FRAMEWORK_MODULE
 
 pytestmark = pytest.mark.backend  # needs a Keras backend installed
@@ -215,7 +216,7 @@ def test_a_results_folder_that_cannot_be_written_is_refused_before_training(
 
 
 def test_a_full_disk_at_write_time_is_one_line_and_writes_nothing(monkeypatch, tmp_path, capsys):
-    import bench.workflow
+    import bench.run.workflow
     import digitrec_core.results
 
     def full_disk(result, path):
@@ -223,7 +224,9 @@ def test_a_full_disk_at_write_time_is_one_line_and_writes_nothing(monkeypatch, t
 
     monkeypatch.setattr(bench_run, "prepare_environment", lambda config: None)
     monkeypatch.setattr(
-        bench.workflow, "run_benchmark", lambda config, **_: {"machine": {"id": "m"}, "run_id": "r"}
+        bench.run.workflow,
+        "run_benchmark",
+        lambda config, **_: {"machine": {"id": "m"}, "run_id": "r"},
     )
     monkeypatch.setattr(digitrec_core.results, "write_result", full_disk)
     args = bench_run.parse_args(["--backend", BACKEND, "--results-dir", str(tmp_path)])
@@ -247,7 +250,7 @@ def test_an_unexpected_error_is_one_line_unless_debug(capsys):
 
 
 def test_result_files_keep_no_absolute_folders(monkeypatch, tmp_path):
-    from bench.workflow import PROJECT_ROOT, portable_path, portable_source
+    from bench.run.record import PROJECT_ROOT, portable_path, portable_source
 
     data = tmp_path / "mnist"
     monkeypatch.setenv("DIGITREC_DATA_DIR", str(data))
@@ -256,6 +259,7 @@ def test_result_files_keep_no_absolute_folders(monkeypatch, tmp_path):
     monkeypatch.delenv("DIGITREC_DATA_DIR")
     assert portable_path(str(data / "mnist.npz")) == "~/mnist/mnist.npz"
     monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    assert PROJECT_ROOT == REPO  # paths inside the checkout are written relative to it
     inside = PROJECT_ROOT / "data" / "mnist"
     assert portable_path(str(inside)) == "data/mnist"
     assert not portable_path(str(data)).startswith("/")

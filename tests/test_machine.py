@@ -1,7 +1,7 @@
 import pytest
 
-from bench import machine
-from bench.machine import (
+from bench.host import machine
+from bench.host.machine import (
     cpu_model,
     cpuinfo,
     fingerprint_hash,

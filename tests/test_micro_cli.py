@@ -1,4 +1,4 @@
-"""`python -m bench.micro`: where it keeps pytest-benchmark's JSON, and that it never overwrites."""
+"""`python -m bench.checks.micro`: where it keeps pytest-benchmark's JSON; it never overwrites."""
 
 import json
 import os
@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import micro
-from bench.machine import machine_info
+from bench.checks import micro
+from bench.host.machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JSON = {"machine_info": {}, "commit_info": {}, "benchmarks": [{"name": "test_train_step"}]}
@@ -68,7 +68,7 @@ def test_micro_benchmarks_run_end_to_end(tmp_path):
     # The same benchmarks, with pytest-benchmark's own options cut to 3 rounds each.
     fast = ["--benchmark-max-time=0.000001", "--benchmark-min-rounds=3"]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.micro", "--results-dir", str(tmp_path), *fast],
+        [sys.executable, "-m", "bench.checks.micro", "--results-dir", str(tmp_path), *fast],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.report import build_report
-from bench.report.micro import MicroResults, latest_micro, render
+from bench.report.micro_section import MicroResults, latest_micro, render
 from tests.report_fixtures import make_result, markdown_rows, section, write_run
 
 MACHINE_ID = "amd-epyc-2c"

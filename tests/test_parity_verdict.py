@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.machine import machine_info
+from bench.host.machine import machine_info
 from bench.parity import runs, verdict
 from digitrec_core.config import BACKENDS
 from tests.conftest import write_mnist_dir

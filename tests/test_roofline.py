@@ -5,8 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from bench import backends, gemm_probe
-from bench.roofline import (
+from bench import backends
+from bench.host import gemm_probe
+from bench.run.roofline import (
     FLOPS_FORMULA,
     machine_peak,
     mlp_training_flops_per_sample,

@@ -186,7 +186,7 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
 
 
 def test_a_thread_limit_is_declared_only_when_the_measurement_confirms_it():
-    from bench.workflow import threads_record
+    from bench.run.record import threads_record
 
     assert threads_record(1, 1.01, 1.05)["in_effect"] is True
     assert threads_record(1, 1.95, 1.02)["in_effect"] is False  # the GEMMs used two cores
@@ -226,7 +226,7 @@ def test_bad_option_is_refused_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_documented_model_reaches_97_percent_on_full_mnist(full_mnist_dir, tmp_path):
-    from bench.workflow import run_benchmark
+    from bench.run.workflow import run_benchmark
 
     result = run_benchmark(RunConfig(backend=ACTIVE, data_dir=str(full_mnist_dir)), log=print)
     assert result["data"]["checksums_verified"] and result["data"]["train_samples"] == 60000

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench import selfcheck
+from bench.checks import selfcheck
 
 
 def run_result(fit, process, **extra):
@@ -56,7 +56,7 @@ def test_faithfulness_compares_medians_and_flags_a_distorting_harness(monkeypatc
     suite_steady = iter([1.3, 1.2, 1.25])
 
     def fake_module(module, *args):
-        if module == "bench.bare":
+        if module == "bench.checks.bare":
             line = json.dumps({"steady_epoch_seconds": next(bare_steady)})
             return subprocess.CompletedProcess(args, 0, stdout=f"noise\n{line}\n")
         out = args[args.index("--out") + 1]
@@ -78,7 +78,7 @@ def test_bare_script_times_every_epoch(tiny_mnist_dir):
         [
             sys.executable,
             "-m",
-            "bench.bare",
+            "bench.checks.bare",
             "--backend",
             os.environ["KERAS_BACKEND"],
             "--data-dir",

@@ -3,9 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import suite
-from bench.child import ERROR, KILLED, NO_BACKEND, OK, TIMEOUT, Outcome
-from bench.failures import FIXES
+from bench.backends.search_space import SEARCH_SPACE
+from bench.suite import __main__ as suite
+from bench.suite import repeats, tuning
+from bench.suite.child import ERROR, KILLED, NO_BACKEND, OK, TIMEOUT, Outcome
+from bench.suite.failures import FIXES
 from digitrec_core.config import BACKENDS, RunConfig
 
 
@@ -78,14 +80,16 @@ def host(monkeypatch) -> FakeHost:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_search_candidate_is_a_valid_config_and_the_first_is_the_default(backend):
-    space = suite.SEARCH_SPACE[backend]
+    space = SEARCH_SPACE[backend]
     for settings in space:
         RunConfig(backend=backend, **settings)
     assert space[0] == {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
 
 
 def test_settings_become_bench_run_options():
-    assert suite.settings_args({"jit_compile": False, "steps_per_execution": 32, "threads": 1}) == [
+    assert tuning.settings_args(
+        {"jit_compile": False, "steps_per_execution": 32, "threads": 1}
+    ) == [
         "--jit-compile",
         "false",
         "--steps-per-execution",
@@ -93,46 +97,46 @@ def test_settings_become_bench_run_options():
         "--threads",
         "1",
     ]
-    assert "--threads" not in suite.settings_args(
+    assert "--threads" not in tuning.settings_args(
         {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
     )
 
 
 def test_search_chooses_the_fastest_steady_epoch_and_records_every_candidate(monkeypatch):
     fake = FakeRuns({("false", "32", None): 0.5, ("true", "32", None): 0.8})
-    monkeypatch.setattr(suite, "run_once", fake)
-    record = suite.search("tensorflow", ["--data-dir", "d"], log=lambda line: None)
+    monkeypatch.setattr(repeats, "run_once", fake)
+    record = tuning.search("tensorflow", ["--data-dir", "d"], log=lambda line: None)
     assert record["chosen"] == {"jit_compile": False, "steps_per_execution": 32, "threads": None}
     assert [c["steady_epoch_seconds"] for c in record["candidates"]] == [1.0, 0.5, 0.8, 1.0]
     assert record["speedup_vs_default"] == 2.0
     first = fake.calls[0]
-    assert option(first, "--epochs") == str(suite.SEARCH_EPOCHS)
+    assert option(first, "--epochs") == str(tuning.SEARCH_EPOCHS)
     assert "--training-trial" in first and first[:2] == ["--data-dir", "d"]
 
 
 def test_a_failed_candidate_is_recorded_and_skipped(monkeypatch):
-    monkeypatch.setattr(suite, "run_once", FakeRuns({("true", "1", None): 0.2}, failing={3}))
-    record = suite.search("torch", [], log=lambda line: None)
+    monkeypatch.setattr(repeats, "run_once", FakeRuns({("true", "1", None): 0.2}, failing={3}))
+    record = tuning.search("torch", [], log=lambda line: None)
     assert record["candidates"][2]["steady_epoch_seconds"] is None
     assert "error" in record["candidates"][2]
     assert record["chosen"]["threads"] is None and record["chosen"]["jit_compile"] == "auto"
 
 
 def test_search_with_no_working_candidate_is_an_error(monkeypatch):
-    monkeypatch.setattr(suite, "run_once", FakeRuns(failing={1, 2, 3}))
+    monkeypatch.setattr(repeats, "run_once", FakeRuns(failing={1, 2, 3}))
     with pytest.raises(RuntimeError, match="every tuning candidate failed for torch"):
-        suite.search("torch", [], log=lambda line: None)
+        tuning.search("torch", [], log=lambda line: None)
 
 
 def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monkeypatch, tmp_path):
     fake = FakeRuns({("true", "32", "1"): 0.1})
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     args = ["--backend", "jax", "--repeats", "2", "--quick", "--results-dir", str(tmp_path)]
     assert suite.main(args) == 0
     default_runs = [c for c in fake.calls if option(c, "--profile") == "default"]
     tuned_runs = [c for c in fake.calls if option(c, "--profile") == "tuned"]
     assert len(default_runs) == len(tuned_runs) == 2
-    assert len(fake.calls) == 4 + len(suite.SEARCH_SPACE["jax"])
+    assert len(fake.calls) == 4 + len(SEARCH_SPACE["jax"])
     assert [option(c, "--repeat-index") for c in tuned_runs] == ["0", "1"]
     assert [option(c, "--seed") for c in default_runs] == ["0", "1"]
     assert [option(c, "--seed") for c in tuned_runs] == ["0", "1"]
@@ -148,7 +152,7 @@ def failure_records(results: Path) -> list[dict]:
 @pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])
 def test_one_failed_repeat_is_recorded_and_does_not_stop_the_others(monkeypatch, tmp_path, status):
     fake = FakeRuns(failing={1}, status=status)
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
     assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
     assert len(fake.calls) == 3
@@ -164,7 +168,7 @@ def test_one_failed_repeat_is_recorded_and_does_not_stop_the_others(monkeypatch,
 
 def test_a_backend_that_cannot_be_imported_stops_after_one_record(monkeypatch, tmp_path):
     fake = FakeRuns(failing={1, 2, 3}, status=NO_BACKEND)
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
     assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
     assert len(fake.calls) == 1
@@ -174,7 +178,7 @@ def test_a_backend_that_cannot_be_imported_stops_after_one_record(monkeypatch, t
 
 def test_a_search_that_cannot_import_the_backend_runs_nothing_else(monkeypatch, tmp_path):
     fake = FakeRuns(failing={1, 2, 3, 4}, status=NO_BACKEND)
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     assert suite.main(["--backend", "jax", "--results-dir", str(tmp_path)]) == 1
     assert len(fake.calls) == 1
     assert [r["profile"] for r in failure_records(tmp_path)] == ["tuned"]
@@ -191,7 +195,7 @@ def test_bad_suite_options_are_refused(bad, capsys):
 
 def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_path):
     fake = FakeRuns({("false", "32", None): 0.5})
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     args = [
         "--backend",
         "tensorflow",
@@ -202,7 +206,7 @@ def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_
         "--results-dir",
         str(tmp_path),
     ]
-    searches = len(suite.SEARCH_SPACE["tensorflow"])
+    searches = len(SEARCH_SPACE["tensorflow"])
     assert suite.main(args) == 0
     assert len(fake.calls) == searches + 1
     [cache] = (tmp_path / "tuning").glob("*/tensorflow-cpu.json")
@@ -215,7 +219,7 @@ def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_
     assert suite.main([*args, "--retune"]) == 0
     assert len(fake.calls) == 2 * searches + 3
 
-    monkeypatch.setattr(suite, "SEARCH_EPOCHS", suite.SEARCH_EPOCHS + 1)  # the key changes
+    monkeypatch.setattr(tuning, "SEARCH_EPOCHS", tuning.SEARCH_EPOCHS + 1)  # the key changes
     assert suite.main(args) == 0
     assert len(fake.calls) == 3 * searches + 4
 
@@ -227,7 +231,7 @@ def tuned_args(tmp_path, *extra):
 
 def test_default_and_tuned_runs_are_interleaved_and_share_the_invocation(monkeypatch, tmp_path):
     fake = FakeRuns()
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     args = ["--backend", "torch", "--repeats", "3", "--results-dir", str(tmp_path)]
     assert suite.main([*args, "--invocation", "inv-1"]) == 0
     runs = [c for c in fake.calls if option(c, "--profile")]
@@ -239,14 +243,14 @@ def test_default_and_tuned_runs_are_interleaved_and_share_the_invocation(monkeyp
 
 def test_one_profile_alone_is_not_marked_interleaved(monkeypatch, tmp_path):
     fake = FakeRuns()
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     assert suite.main(["--backend", "jax", "--repeats", "2", "--profiles", "default",
                        "--results-dir", str(tmp_path)]) == 0  # fmt: skip
     assert not [c for c in fake.calls if "--interleaved" in c]
 
 
 def test_the_neutral_probe_runs_at_the_start_and_the_end(monkeypatch, tmp_path, host):
-    monkeypatch.setattr(suite, "run_once", FakeRuns())
+    monkeypatch.setattr(repeats, "run_once", FakeRuns())
     assert suite.main(tuned_args(tmp_path, "--invocation", "inv-7")) == 0
     assert host.calls == 2
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "probes").glob("*/*.json"))]
@@ -259,8 +263,8 @@ def test_the_neutral_probe_runs_at_the_start_and_the_end(monkeypatch, tmp_path, 
 def test_a_thread_limit_that_does_not_take_effect_is_never_chosen(monkeypatch):
     # The fastest candidate asks for one thread, but its trial kept 1.9 cores busy.
     fake = FakeRuns({("true", "32", "1"): 0.1}, busy_cores={("true", "32", "1"): 1.9})
-    monkeypatch.setattr(suite, "run_once", fake)
-    record = suite.search("jax", [], log=lambda line: None)
+    monkeypatch.setattr(repeats, "run_once", fake)
+    record = tuning.search("jax", [], log=lambda line: None)
     assert record["chosen"]["threads"] is None
     [pinned] = [c for c in record["candidates"] if c["settings"]["threads"] == 1]
     assert pinned["steady_epoch_seconds"] is None
@@ -269,14 +273,14 @@ def test_a_thread_limit_that_does_not_take_effect_is_never_chosen(monkeypatch):
 
 def test_a_thread_limit_that_holds_can_be_chosen(monkeypatch):
     fake = FakeRuns({("true", "32", "1"): 0.1})
-    monkeypatch.setattr(suite, "run_once", fake)
-    assert suite.search("jax", [], log=lambda line: None)["chosen"]["threads"] == 1
+    monkeypatch.setattr(repeats, "run_once", fake)
+    assert tuning.search("jax", [], log=lambda line: None)["chosen"]["threads"] == 1
 
 
 def test_the_cache_is_not_reused_on_a_host_of_another_speed(monkeypatch, tmp_path, host):
     fake = FakeRuns()
-    monkeypatch.setattr(suite, "run_once", fake)
-    searches = len(suite.SEARCH_SPACE["jax"])
+    monkeypatch.setattr(repeats, "run_once", fake)
+    searches = len(SEARCH_SPACE["jax"])
     assert suite.main(tuned_args(tmp_path)) == 0
     host.gflops = 480 * 1.08  # within 10%: the same host speed
     assert suite.main(tuned_args(tmp_path)) == 0
@@ -288,8 +292,8 @@ def test_the_cache_is_not_reused_on_a_host_of_another_speed(monkeypatch, tmp_pat
 
 def test_the_cache_is_keyed_on_what_runs_do_not_where_files_go(monkeypatch, tmp_path):
     fake = FakeRuns()
-    monkeypatch.setattr(suite, "run_once", fake)
-    searches = len(suite.SEARCH_SPACE["jax"])
+    monkeypatch.setattr(repeats, "run_once", fake)
+    searches = len(SEARCH_SPACE["jax"])
     assert suite.main(tuned_args(tmp_path, "--data-dir", "a")) == 0
     assert suite.main(tuned_args(tmp_path, "--data-dir", "b", "--invocation", "x")) == 0
     assert len(fake.calls) == searches + 2  # another folder, another invocation: reused
@@ -299,12 +303,12 @@ def test_the_cache_is_keyed_on_what_runs_do_not_where_files_go(monkeypatch, tmp_
 
 def test_an_unreadable_cache_is_searched_again_with_a_warning(monkeypatch, tmp_path, capsys):
     fake = FakeRuns()
-    monkeypatch.setattr(suite, "run_once", fake)
+    monkeypatch.setattr(repeats, "run_once", fake)
     assert suite.main(tuned_args(tmp_path)) == 0
     [cache] = (tmp_path / "tuning").glob("*/jax-cpu.json")
     cache.write_text('{"chosen": ')
     assert suite.main(tuned_args(tmp_path)) == 0
-    assert len(fake.calls) == 2 * (len(suite.SEARCH_SPACE["jax"]) + 1)
+    assert len(fake.calls) == 2 * (len(SEARCH_SPACE["jax"]) + 1)
     assert "is unreadable" in capsys.readouterr().out
     assert json.loads(cache.read_text())["chosen"]
 
@@ -342,8 +346,8 @@ def test_an_unreadable_trial_result_is_a_failed_candidate_not_a_crash(monkeypatc
                 Path(option(args, "--out")).write_text('{"timings": ')
             return outcome
 
-    monkeypatch.setattr(suite, "run_once", GarbledRuns({("false", "32", None): 0.5}))
-    record = suite.search("tensorflow", [], log=lambda line: None)
+    monkeypatch.setattr(repeats, "run_once", GarbledRuns({("false", "32", None): 0.5}))
+    record = tuning.search("tensorflow", [], log=lambda line: None)
     assert record["candidates"][1]["steady_epoch_seconds"] is None
     assert "is unreadable" in record["candidates"][1]["error"]
     assert record["chosen"] != record["candidates"][1]["settings"]

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from bench.timing import EpochTimer, summarize_epochs, time_call
+from bench.run.timing import EpochTimer, summarize_epochs, time_call
 
 pytestmark = pytest.mark.backend  # needs a Keras backend installed
 

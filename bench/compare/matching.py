@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench.compare.changes import VERDICTS, accuracy_change, speed_change
-from bench.gemm_probe import speeds_differ
+from bench.host.gemm_probe import speeds_differ
 from bench.report.collect import GROUP_KEYS, get, read_runs, select_latest
 from bench.report.probes import Probes, invocation_of, load_probes
 from bench.report.speed import THROUGHPUT, values

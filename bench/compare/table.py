@@ -6,7 +6,7 @@ import pandas as pd
 
 from bench.compare.changes import IMPROVEMENT, REGRESSION, UNCHANGED
 from bench.compare.matching import Comparison, MetricChange, NotCompared
-from bench.gemm_probe import HOST_SPEED_TOLERANCE
+from bench.host.gemm_probe import HOST_SPEED_TOLERANCE
 from bench.parity.checks import ACCURACY_TOLERANCE
 from bench.report.tables import MISSING, to_markdown
 from bench.stats import ALPHA, INCONCLUSIVE

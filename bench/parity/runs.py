@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench import cli
-from bench.machine import git_info, machine_info
+from bench.host.machine import git_info, machine_info
 from bench.parity import options
 from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS, RunConfig
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     import keras
 
     from bench import backends
-    from bench.workflow import BackendMismatchError, check_backend, portable_source
+    from bench.run.workflow import BackendMismatchError, check_backend, portable_source
     from digitrec_core.data import load_mnist
     from digitrec_core.idx import DataFileError
     from digitrec_core.preprocess import preprocess

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench import cli
-from bench.machine import git_info, machine_info
+from bench.host.machine import git_info, machine_info
 from bench.parity import options
 from bench.parity.checks import (
     lockstep_verdict,

@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.failures import read_failures
 from bench.report import (
     decision,
     environment,
     failed_runs,
     headline,
-    micro,
-    parity,
+    micro_section,
+    parity_section,
     probes,
     selfchecks,
 )
@@ -35,6 +34,7 @@ from bench.report.html import to_html
 from bench.report.markdown import Figures, render
 from bench.report.samples import TestSet, find_disagreements, load_test_set
 from bench.report.speed import median_of, stats_of, throughput_curves
+from bench.suite.failures import read_failures
 from digitrec_core.results import decode_images, write_text_atomically
 
 FIGURES_DIR = "figures"
@@ -82,7 +82,7 @@ def build_report(
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent, test_set)
-    verdicts = parity.latest_verdicts(results_dir, warn_and_list)
+    verdicts = parity_section.latest_verdicts(results_dir, warn_and_list)
     host_probes = probes.load_probes(results_dir, warn_and_list)
     host_notes = [
         note
@@ -94,11 +94,11 @@ def build_report(
         written.add(path)
         return relative(path, out.parent)
 
-    parity_links = {m: parity.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
     failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), main)
     machine_verdicts = decision.decide(main, host_probes)
     parity_lines = {
-        (v.machine, v.device): parity.parity_line(main, v.machine, v.device, verdicts)
+        (v.machine, v.device): parity_section.parity_line(main, v.machine, v.device, verdicts)
         for v in machine_verdicts
     }
     text = render(
@@ -115,13 +115,13 @@ def build_report(
         ),
         failed_section=failed_runs.render(failures),
         matrix_section=headline.matrix(machine_verdicts),
-        parity_section=parity.render(main, verdicts, parity_links),
+        parity_section=parity_section.render(main, verdicts, parity_links),
         environment_section=environment.render(main),
         roofline_section=probes.render(main, collection.runs, host_probes),
         selfcheck_section=selfchecks.render(
             selfchecks.latest_selfchecks(results_dir, warn_and_list)
         ),
-        micro_section=micro.render(micro.latest_micro(results_dir, warn_and_list)),
+        micro_section=micro_section.render(micro_section.latest_micro(results_dir, warn_and_list)),
         runs_dir=str(results_dir / "runs"),
         generated=now or datetime.now(UTC),
     )

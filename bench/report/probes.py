@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench.gemm_probe import HOST_SPEED_TOLERANCE, host_gflops, speeds_differ
+from bench.host.gemm_probe import HOST_SPEED_TOLERANCE, host_gflops, speeds_differ
 from bench.report.collect import get
 from bench.report.speed import NAME_COLUMNS, median_of, name_columns
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.roofline import PEAK_RULE, machine_peak, percent_of_peak
+from bench.run.roofline import PEAK_RULE, machine_peak, percent_of_peak
 
 HOST_SPEED_FLAG = "⚠ host speed differs"
 

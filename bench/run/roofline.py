@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bench.gemm_probe import check_layer_sizes, check_positive_int
+from bench.host.gemm_probe import check_layer_sizes, check_positive_int
 from digitrec_core.architecture import LAYER_SIZES
 
 FLOPS_FORMULA = (

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.child import ERROR, INTERRUPTED, KILLED, NO_BACKEND, REFUSED, TIMEOUT, Outcome
-from bench.machine import git_info, machine_info
+from bench.host.machine import git_info, machine_info
+from bench.suite.child import ERROR, INTERRUPTED, KILLED, NO_BACKEND, REFUSED, TIMEOUT, Outcome
 from digitrec_core.results import write_result
 
 FIXES = {

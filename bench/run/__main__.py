@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_REFUSED
     try:
-        from bench.workflow import BackendMismatchError, run_benchmark
+        from bench.run.workflow import BackendMismatchError, run_benchmark
     except ImportError as exc:
         print(
             f"error: cannot import keras with backend {config.backend!r} ({exc}); install it "

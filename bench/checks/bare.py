@@ -1,6 +1,6 @@
 """The documented workflow with a plain `model.fit` and no harness: the reference for the suite.
 
-Usage: python -m bench.bare --backend jax [--data-dir DIR] [--epochs 10] [--seed 0]
+Usage: python -m bench.checks.bare --backend jax [--data-dir DIR] [--epochs 10] [--seed 0]
 Prints one JSON line: each epoch's seconds (stamped at epoch boundaries only), the steady epoch
 (median of epochs 2..N) and the test accuracy. `bench.selfcheck` compares it with `bench.run`.
 """
@@ -18,7 +18,7 @@ from digitrec_core.config import BACKENDS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.bare", description=__doc__.split("\n")[0]
+        prog="python -m bench.checks.bare", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--backend", required=True, choices=BACKENDS)
     cli.add_data_options(parser)

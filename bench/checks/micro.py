@@ -1,6 +1,7 @@
 """Run the pytest-benchmark micro-benchmarks under KERAS_BACKEND and keep their JSON.
 
-Usage: python -m bench.micro [--results-dir DIR] [pytest options, e.g. --benchmark-max-time=2]
+Usage: python -m bench.checks.micro [--results-dir DIR] [pytest options,
+       e.g. --benchmark-max-time=2]
 
 Writes pytest-benchmark's own JSON (machine_info, commit_info, stats, raw data), unchanged, to
 <results-dir>/micro/<machine id>/<UTC time>-<backend>.json and prints its path.
@@ -16,17 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import cli
-from bench.machine import machine_info
+from bench.host.machine import machine_info
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_text_atomically
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks" / "test_micro.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks" / "test_micro.py"
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     """This CLI's options, and the rest, which go to pytest."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench.micro",
+        prog="python -m bench.checks.micro",
         description=__doc__.split("\n")[0],
         epilog="Any other option goes to pytest (and so to pytest-benchmark).",
         allow_abbrev=False,

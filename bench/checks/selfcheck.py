@@ -1,9 +1,9 @@
 """Benchmarks of the suite itself: its overhead, and whether it measures what a bare script does.
 
-    python -m bench.selfcheck faithfulness --backend jax [--pairs 3]
+    python -m bench.checks.selfcheck faithfulness --backend jax [--pairs 3]
         Alternates `bench.bare` (plain model.fit) and `bench.run` in fresh processes and
         compares their steady epochs. Target: the suite within +-10% of the bare script.
-    python -m bench.selfcheck overhead [-- options for nox -s bench]
+    python -m bench.checks.selfcheck overhead [-- options for nox -s bench]
         Runs `nox -s bench` (virtualenvs in place) and compares its wall time with the fit and
         predict time its runs recorded. Target: at most 1.3x.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli
-from bench.machine import git_info, machine_info
+from bench.host.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import iter_result_paths, read_result, write_result
 
@@ -52,7 +52,7 @@ def faithfulness(backend: str, pairs: int, data_dir: str | None) -> dict[str, An
     suite_steady, bare_steady = [], []
     with tempfile.TemporaryDirectory(prefix="digitrec-selfcheck-") as tmp:
         for index in range(pairs):
-            bare = python_module("bench.bare", "--backend", backend, *data_args)
+            bare = python_module("bench.checks.bare", "--backend", backend, *data_args)
             bare_steady.append(
                 json.loads(bare.stdout.strip().splitlines()[-1])["steady_epoch_seconds"]
             )
@@ -145,7 +145,7 @@ def save(record: dict[str, Any], results_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.selfcheck", description=__doc__.split("\n")[0]
+        prog="python -m bench.checks.selfcheck", description=__doc__.split("\n")[0]
     )
     parser.add_argument("check", choices=("faithfulness", "overhead"))
     parser.add_argument("--backend", choices=BACKENDS, help="for faithfulness")
