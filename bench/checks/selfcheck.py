@@ -1,7 +1,7 @@
 """Benchmarks of the suite itself: its overhead, and whether it measures what a bare script does.
 
     python -m bench.checks.selfcheck faithfulness --backend jax [--pairs 3]
-        Alternates `bench.bare` (plain model.fit) and `bench.run` in fresh processes and
+        Alternates `bench.checks.bare` (plain model.fit) and `bench.run` in fresh processes and
         compares their steady epochs. Target: the suite within +-10% of the bare script.
     python -m bench.checks.selfcheck overhead [-- options for nox -s bench]
         Runs `nox -s bench` (virtualenvs in place) and compares its wall time with the fit and
@@ -47,7 +47,7 @@ def python_module(module: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def faithfulness(backend: str, pairs: int, data_dir: str | None) -> dict[str, Any]:
-    """Steady epoch of bench.run against bench.bare, alternating so drift hits both alike."""
+    """Steady epoch of bench.run against bench.checks.bare, alternating so drift hits both alike."""
     data_args = ["--data-dir", data_dir] if data_dir else []
     suite_steady, bare_steady = [], []
     with tempfile.TemporaryDirectory(prefix="digitrec-selfcheck-") as tmp:
