@@ -97,13 +97,21 @@ def test_busy_cores_see_a_one_core_limit():
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs CPU affinity and at least two cores")  # macOS or a 1-core machine
     allowed = sorted(os.sched_getaffinity(0))
-    free = gemm_probe.neutral_probe(square_size=512, repeats=2, seconds_per_repeat=0.1)
+
+    def free_busy_cores() -> float:
+        return gemm_probe.neutral_probe(square_size=512, repeats=2, seconds_per_repeat=0.1)[
+            "busy_cores"
+        ]
+
+    # The control: unpinned, more than one core is seen busy. Another process on the machine
+    # can take the second core for a moment, so the best of three tries counts.
+    free = max(free_busy_cores() for _ in range(3))
     try:
         backends.restrict_to_cores(1)  # after numpy started its BLAS threads: all get pinned
         pinned = gemm_probe.neutral_probe(square_size=512, repeats=2, seconds_per_repeat=0.1)
     finally:
         backends.set_process_affinity(allowed)
-    assert pinned["busy_cores"] < 1.2 < free["busy_cores"]
+    assert pinned["busy_cores"] < 1.2 < free
 
 
 def test_probe_measures_every_shape_and_synchronises_every_timed_region():

@@ -2,7 +2,8 @@
 
 Usage: python -m bench.checks.bare --backend jax [--data-dir DIR] [--epochs 10] [--seed 0]
 Prints one JSON line: each epoch's seconds (stamped at epoch boundaries only), the steady epoch
-(median of epochs 2..N) and the test accuracy. `bench.checks.selfcheck` compares it with `bench.run`.
+(median of epochs 2..N) and the test accuracy. `bench.checks.selfcheck` compares it with
+`bench.run`.
 """
 
 import argparse
