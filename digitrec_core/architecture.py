@@ -11,3 +11,5 @@ INPUT_SIZE = math.prod(IMAGE_SHAPE)  # the flattened image
 HIDDEN_SIZES = (128, 128)
 LAYER_SIZES = (INPUT_SIZE, *HIDDEN_SIZES, NUM_CLASSES)  # 784 → 128 → 128 → 10
 DROPOUT_RATE = 0.25  # after the last hidden layer
+OPTIMIZER = "adam"
+LOSS = "categorical_crossentropy"

@@ -17,6 +17,7 @@ class RunConfig:
 
     backend: str
     device: str = "cpu"
+    workload: str = "mlp"  # a built-in name or "package.module:name" (digitrec_core.workloads)
     seed: int = 0
     epochs: int = 10
     batch_size: int = 512

@@ -29,12 +29,28 @@ def glorot_uniform_weights(seed: int, layer_sizes: Sequence[int] = LAYER_SIZES) 
         raise ValueError(
             f"layer_sizes must be two or more positive integers, got {tuple(layer_sizes)}"
         )
+    return glorot_uniform_for_shapes(seed, expected_shapes(layer_sizes))
+
+
+def glorot_uniform_for_shapes(seed: int, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Keras's default initial weights for Dense and Conv layers, drawn by numpy in order.
+
+    A kernel (..., in, out) is Glorot-uniform with Keras's fans (receptive field × in, and
+    × out); a bias (1-d) is zeros. Any other shape is refused.
+    """
     rng = np.random.default_rng(seed)
     weights = []
-    for fan_in, fan_out in itertools.pairwise(layer_sizes):
+    for shape in shapes:
+        shape = tuple(int(size) for size in shape)
+        if len(shape) == 1:
+            weights.append(np.zeros(shape, dtype=np.float32))
+            continue
+        if len(shape) < 2 or min(shape) < 1:
+            raise ValueError(f"cannot draw Glorot-uniform weights of shape {shape}")
+        receptive = int(np.prod(shape[:-2]))
+        fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
         limit = np.sqrt(6.0 / (fan_in + fan_out))
-        weights.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
-        weights.append(np.zeros(fan_out, dtype=np.float32))
+        weights.append(rng.uniform(-limit, limit, size=shape).astype(np.float32))
     return weights
 
 

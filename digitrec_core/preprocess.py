@@ -1,5 +1,6 @@
 """Turn MNIST uint8 arrays into model inputs: float32 pixels in [0, 1], flat, one-hot labels."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,10 +68,15 @@ def take_subset(mnist: Mnist, train_samples: int | None, test_samples: int | Non
 
 def preprocess(mnist: Mnist) -> Prepared:
     """Apply the documented preprocessing to both splits."""
+    return prepare(mnist, scale_and_flatten)
+
+
+def prepare(mnist: Mnist, prepare_images: Callable[[np.ndarray], np.ndarray]) -> Prepared:
+    """Both splits as model inputs: `prepare_images` on the images, one-hot labels."""
     return Prepared(
-        x_train=scale_and_flatten(mnist.x_train),
+        x_train=prepare_images(mnist.x_train),
         y_train=one_hot(mnist.y_train),
-        x_test=scale_and_flatten(mnist.x_test),
+        x_test=prepare_images(mnist.x_test),
         y_test=one_hot(mnist.y_test),
         test_labels=np.asarray(mnist.y_test, dtype=np.int64),
     )

@@ -3,8 +3,9 @@
 A result is a plain dict. `SCHEMA` below is the one place its format is written down: every
 top-level key, and for sections with fixed keys each of theirs. `build_record` makes records
 only in that shape, and a test checks that a real run, the test fixtures and `SCHEMA` agree.
-Version 2 (version 1 had per-run "% of peak" figures, a threads number instead of
-``settings.threads``, no ``invocation`` and no machine fingerprint).
+Version 3 adds ``workload``; version 2 files (all the documented MLP) are read as the ``mlp``
+workload. Version 1 had per-run "% of peak" figures, a threads number instead of
+``settings.threads``, no ``invocation`` and no machine fingerprint; it is not read.
 """
 
 import base64
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OPTIONAL = "optional: "  # a section key described so may be absent (e.g. in tuning trials)
 SCHEMA: dict[str, str | dict[str, str]] = {
     "schema_version": "int: the version of this format, SCHEMA_VERSION",
@@ -35,6 +36,14 @@ SCHEMA: dict[str, str | dict[str, str]] = {
     },
     "config": "dict: the run's configuration verbatim (digitrec_core.config.RunConfig), "
     "data_dir written as $DIGITREC_DATA_DIR, ~/... or relative to the project",
+    "workload": {
+        "name": 'str: "mlp", "convnet" or the name a user workload gives itself',
+        "spec": "str: as given to --workload (a name or package.module:name)",
+        "description": "str",
+        "definition_sha256": "str | None: hash of the settings and the model's architecture "
+        "(None in records from schema version 2, which were all the MLP)",
+        "settings": "dict: epochs, batch_size, optimizer, loss, tolerances",
+    },
     "data": {
         "source": 'str: "idx:<folder>", "npz:<file>" or "keras.datasets.mnist", no absolute path',
         "train_samples": "int",
@@ -43,9 +52,11 @@ SCHEMA: dict[str, str | dict[str, str]] = {
     },
     "model": {
         "parameters": "int",
-        "summary": "list of layer dicts: class, name, params, and units / activation / rate",
+        "summary": "list of layer dicts: class, name, params, and units / filters / kernel_size "
+        "/ pool_size / activation / rate",
         "initial_weights": "str: how the initial weights were made",
-        "initial_weights_sha256": "str: hash of the initial weights as loaded, equal everywhere",
+        "initial_weights_sha256": "str: hash of the initial weights as loaded (equal across "
+        "backends when numpy drew them)",
     },
     "versions": {
         "python": "str",
@@ -93,9 +104,10 @@ SCHEMA: dict[str, str | dict[str, str]] = {
     },
     "roofline": {
         "flops_formula": "str: what the FLOP count includes",
-        "flops_per_sample": "int: training FLOPs per sample",
-        "flops_per_epoch": "int",
-        "achieved_gflops": "float | None: None without a steady epoch",
+        "flops_per_sample": "int | None: training FLOPs per sample; None where the workload's "
+        "layers cannot be counted",
+        "flops_per_epoch": "int | None",
+        "achieved_gflops": "float | None: None without a steady epoch or a FLOP count",
         "framework_gemm": "dict | None: the framework's own GEMM rates "
         "(bench.host.gemm_probe.gemm_rates)",
     },
@@ -275,15 +287,30 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise ResultFileError(f"{path}: expected a JSON object, found {type(result).__name__}")
     version = result.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version == 2:
+        result = {**result, "schema_version": SCHEMA_VERSION, "workload": mlp_before_workloads()}
+    elif version != SCHEMA_VERSION:
         raise ResultFileError(
-            f"{path}: schema_version {version!r}, this digitrec reads {SCHEMA_VERSION}; "
+            f"{path}: schema_version {version!r}, this digitrec reads 2 and {SCHEMA_VERSION}; "
             "rerun the benchmark or read it with the digitrec version that wrote it"
         )
     missing = [key for key in REQUIRED_KEYS if key not in result]
     if missing:
         raise ResultFileError(f"{path}: missing keys {missing}; the file is incomplete")
     return result
+
+
+def mlp_before_workloads() -> dict[str, Any]:
+    """The `workload` section of a version 2 record: every one of them ran the documented MLP."""
+    from digitrec_core.workloads.mlp import MLP
+
+    return {
+        "name": MLP.name,
+        "spec": MLP.name,
+        "description": MLP.description,
+        "definition_sha256": None,
+        "settings": MLP.settings(),
+    }
 
 
 def iter_result_paths(results_dir: str | os.PathLike) -> Iterator[Path]:

@@ -54,7 +54,8 @@ def pytest_ignore_collect(collection_path: Path, config):
     if os.environ.get("KERAS_BACKEND") or not collection_path.name.startswith("test_"):
         return None
     if BACKEND_MARK in collection_path.read_text(encoding="utf-8"):
-        config.stash[NO_BACKEND_KEY].append(collection_path.name)
+        if collection_path.name not in config.stash[NO_BACKEND_KEY]:
+            config.stash[NO_BACKEND_KEY].append(collection_path.name)
         return True
     return None
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from digitrec_core.results import build_record, encode_images, write_result
+from digitrec_core.workloads import BUILT_IN
 
 NUM_CLASSES = 10
 FULL_SAMPLES = (60_000, 10_000)
@@ -100,11 +101,13 @@ def make_result(
     machine: dict[str, Any] = MACHINE,
     quick: bool = False,
     epochs: int | None = None,
+    workload: str = "mlp",
 ) -> dict[str, Any]:
     """A result dict as `bench.run` writes it, with real arrays behind every number."""
     train_count, test_count = QUICK_SAMPLES if quick else FULL_SAMPLES
     epochs = epochs or (2 if quick else 10)
     key = f"{backend}{device}{machine['id']}{created_utc.isoformat()}{quick}"
+    key += "" if workload == "mlp" else workload
     digest = hashlib.sha256(key.encode()).hexdigest()
     seed = int(digest[:8], 16)
     true = TEST_LABELS[:test_count]
@@ -146,9 +149,11 @@ def make_result(
             "threads": None,
             "tf32": False,
             "profile": "default",
+            "workload": workload,
             "data_dir": None,
             "verify_checksums": True,
         },
+        workload=workload_section(workload),
         data={
             "source": "keras.datasets.mnist (~/.keras/datasets/mnist.npz)",
             "train_samples": train_count,
@@ -230,6 +235,18 @@ def make_result(
     )
 
 
+def workload_section(name: str) -> dict[str, Any]:
+    """The `workload` section of a run of the built-in workload `name`."""
+    workload = BUILT_IN[name]
+    return {
+        "name": name,
+        "spec": name,
+        "description": workload.description,
+        "definition_sha256": hashlib.sha256(name.encode()).hexdigest(),
+        "settings": workload.settings(),
+    }
+
+
 def default_settings(profile: str = "default") -> dict[str, Any]:
     """The `settings` section of a run of `profile` on a 2-core machine."""
     tuned = profile == "tuned"
@@ -272,6 +289,7 @@ def make_group(
     interleaved: bool = True,
     framework_gemm: dict[str, float] | None = None,
     machine: dict[str, Any] = MACHINE,
+    workload: str = "mlp",
 ) -> list[dict[str, Any]]:
     """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
 
@@ -287,6 +305,7 @@ def make_group(
             created_utc=created_utc + timedelta(seconds=30 * index),
             quick=quick,
             machine=machine,
+            workload=workload,
         )
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)

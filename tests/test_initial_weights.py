@@ -99,3 +99,23 @@ def test_missing_foreign_and_wrong_shaped_files_are_refused(tmp_path):
 def test_bad_layer_sizes_are_refused_by_name(layer_sizes):
     with pytest.raises(ValueError, match="layer_sizes must be two or more positive integers"):
         glorot_uniform_weights(0, layer_sizes)
+
+
+def test_numpy_draws_conv_kernels_within_keras_glorot_bounds():
+    from digitrec_core.initial_weights import glorot_uniform_for_shapes
+    from digitrec_core.workloads import CONVNET
+
+    model = CONVNET.build_model()
+    shapes = [tuple(weight.shape) for weight in model.get_weights()]
+    ours = glorot_uniform_for_shapes(0, shapes)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kernel = layer.kernel
+        receptive = int(np.prod(kernel.shape[:-2]))
+        limit = np.sqrt(6 / (receptive * kernel.shape[-2] + receptive * kernel.shape[-1]))
+        theirs = np.asarray(kernel)  # Keras's own draw for this layer
+        drawn = next(w for w in ours if w.shape == tuple(kernel.shape))
+        assert np.abs(theirs).max() <= limit and np.abs(drawn).max() <= limit
+        assert np.abs(drawn).max() > 0.9 * limit and np.abs(theirs).max() > 0.9 * limit
+    assert [w.shape for w in ours] == shapes and not ours[1].any()  # biases are zeros

@@ -55,9 +55,10 @@ def test_failed_write_leaves_nothing(tmp_path):
     [
         ("{not json", "not a readable JSON file"),
         ("[1, 2]", "expected a JSON object"),
-        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 2"),
-        (json.dumps({"schema_version": 1}), "schema_version 1, this digitrec reads 2"),
+        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 2 and 3"),
+        (json.dumps({"schema_version": 1}), "schema_version 1, this digitrec reads 2 and 3"),
         (json.dumps({"schema_version": 2, "run_id": "x"}), "missing keys"),
+        (json.dumps({"schema_version": 3, "run_id": "x"}), "missing keys"),
     ],
 )
 def test_bad_files_are_named_with_the_reason(tmp_path, content, message):
@@ -111,3 +112,14 @@ def test_a_record_off_the_schema_is_refused_with_what_differs():
                     "undocumented timings.'wall_clock'"):  # fmt: skip
         assert problem in message
     assert "predict_latency_p50_ms" not in message  # optional keys may be absent
+
+
+def test_a_version_2_record_is_read_as_the_mlp_workload(tmp_path):
+    record = make_result("jax", accuracy=0.97, created_utc=datetime(2026, 3, 1, tzinfo=UTC))
+    del record["workload"]
+    path = write_result({**record, "schema_version": 2}, tmp_path / "v2.json")
+    read = read_result(path)
+    assert read["schema_version"] == SCHEMA_VERSION == 3
+    assert read["workload"]["name"] == "mlp" and read["workload"]["definition_sha256"] is None
+    assert read["workload"]["settings"]["epochs"] == 10
+    assert schema_problems(read) == []

@@ -152,3 +152,33 @@ def test_probe_measures_every_shape_and_synchronises_every_timed_region():
     assert all(calls in synced for calls in timed_calls if calls > 1)
     assert 0 < peak["probe_seconds"] < 10
     assert peak["busy_cores"] >= 0  # CPU time ticks in 10 ms: a tiny probe may show none
+
+
+def test_the_convnets_flops_are_counted_from_its_layer_shapes():
+    from bench.run.flops import model_training_flops_per_sample
+    from digitrec_core.workloads import CONVNET
+
+    conv1 = 26 * 26 * 32 * 3 * 3 * 1  # multiply-adds per sample: output pixels × kernel × in
+    conv2 = 11 * 11 * 64 * 3 * 3 * 32
+    dense = 5 * 5 * 64 * 10
+    forward = 2 * (conv1 + conv2 + dense)
+    expected = 2 * forward + 2 * (conv2 + dense)  # no input gradient for the first layer
+    assert model_training_flops_per_sample(CONVNET.build_model()) == expected == 14_256_384
+
+
+def test_the_mlps_flops_from_its_layers_equal_the_documented_formula():
+    from bench.run.flops import model_training_flops_per_sample
+    from digitrec_core.workloads import MLP
+
+    assert model_training_flops_per_sample(MLP.build_model()) == mlp_training_flops_per_sample()
+
+
+def test_a_layer_that_cannot_be_counted_makes_the_roofline_n_a():
+    from bench.run.flops import model_training_flops_per_sample
+
+    model = keras.Sequential(
+        [keras.Input(shape=(4, 3)), keras.layers.LSTM(5), keras.layers.Dense(2)]
+    )
+    assert model_training_flops_per_sample(model) is None
+    record = roofline_record(0.5, 100, PEAK, flops_per_sample=None)
+    assert record["flops_per_sample"] is record["achieved_gflops"] is None

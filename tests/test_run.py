@@ -236,3 +236,25 @@ def test_documented_model_reaches_97_percent_on_full_mnist(full_mnist_dir, tmp_p
     path = write_result(result, tmp_path / "full.json")
     assert read_result(path)["metrics"]["test_accuracy"] == result["metrics"]["test_accuracy"]
     assert json.loads(path.read_text())["config"]["epochs"] == 10
+
+
+@pytest.mark.slow
+def test_the_convnet_workload_runs_with_its_own_model_settings_and_flops(tiny_mnist_dir, tmp_path):
+    results = tmp_path / "results"
+    done = run_cli(
+        *on_tiny_data(tiny_mnist_dir), "--workload", "convnet", "--epochs", "2",
+        "--results-dir", str(results),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [path] = (results / "runs").glob("*/*.json")
+    result = read_result(path)
+    assert result["workload"]["name"] == result["config"]["workload"] == "convnet"
+    assert result["config"]["batch_size"] == 128  # the workload's, not the MLP's 512
+    assert result["model"]["parameters"] == 34_826
+    assert result["model"]["initial_weights"].startswith("glorot-uniform kernels")
+    assert result["roofline"]["flops_per_sample"] == 14_256_384
+    assert [layer["class"] for layer in result["model"]["summary"]][:2] == [
+        "Conv2D",
+        "MaxPooling2D",
+    ]
+    assert result["metrics"]["test_accuracy"] > 0.3  # learns the synthetic digits

@@ -10,6 +10,7 @@ from bench.host.gemm_probe import HOST_SPEED_TOLERANCE
 from bench.parity.checks import ACCURACY_TOLERANCE
 from bench.report.tables import MISSING, to_markdown
 from bench.stats import ALPHA, INCONCLUSIVE
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 VALUE_FORMATS = {"time": ".3f", "rate": ",.0f", "accuracy": ".4f"}
 NUMERIC_COLUMNS = ["runs", "baseline", "current", "ratio / Δ", "95% CI"]
@@ -24,8 +25,10 @@ SUMMARY_NAMES = {
 
 
 def group_label(group: dict[str, Any]) -> str:
-    """backend · device · profile, and · quick for a quick run."""
+    """backend · device · profile, and · quick for a quick run; the workload first if not mlp."""
     label = f"{group['backend']} · {group['device']} · {group['profile']}"
+    if group.get("workload", DEFAULT_WORKLOAD) != DEFAULT_WORKLOAD:
+        label = f"{group['workload']} · {label}"
     return label + (" · quick" if group["quick"] else "")
 
 

@@ -1,6 +1,7 @@
 """Build the report: collect the runs, draw the figures, write report.md atomically."""
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from bench.report import (
     environment,
     failed_runs,
     headline,
+    markdown,
     micro_section,
     parity_section,
     probes,
@@ -36,6 +38,7 @@ from bench.report.samples import TestSet, find_disagreements, load_test_set
 from bench.report.speed import median_of, stats_of, throughput_curves
 from bench.suite.failures import read_failures
 from digitrec_core.results import decode_images, write_text_atomically
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 FIGURES_DIR = "figures"
 PREDICTIONS_PER_LINE = 3
@@ -77,7 +80,10 @@ def build_report(
         "run `nox -s bench` first, or point --results-dir (or DIGITREC_RESULTS_DIR) at the "
         "folder that holds the runs/ of your results",
     )
-    main, aside = split_quick(add_labels(select_latest(collection.runs)))
+    every_main, every_aside = split_quick(add_labels(select_latest(collection.runs)))
+    names = workload_names(every_main, every_aside)
+    # The default workload fills the report as it always has; each other one gets a section.
+    main, aside = (frame[frame["workload"] == names[0]] for frame in (every_main, every_aside))
 
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +101,17 @@ def build_report(
         return relative(path, out.parent)
 
     parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    workload_sections = [
+        workload_section(
+            name,
+            every_main[every_main["workload"] == name],
+            every_aside[every_aside["workload"] == name],
+            figures_dir / name,
+            link,
+            host_probes,
+        )
+        for name in names[1:]
+    ]
     failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), main)
     machine_verdicts = decision.decide(main, host_probes)
     parity_lines = {
@@ -116,7 +133,9 @@ def build_report(
         failed_section=failed_runs.render(failures),
         matrix_section=headline.matrix(machine_verdicts),
         parity_section=parity_section.render(main, verdicts, parity_links),
-        environment_section=environment.render(main),
+        environment_section=environment.render(every_main),
+        workload_sections=workload_sections,
+        workloads=names,
         roofline_section=probes.render(main, collection.runs, host_probes),
         selfcheck_section=selfchecks.render(
             selfchecks.latest_selfchecks(results_dir, warn_and_list)
@@ -127,10 +146,84 @@ def build_report(
     )
     write_text_atomically(out, text)
     write_text_atomically(out.with_suffix(".html"), to_html(text, out.parent))
-    for png in figures_dir.glob("*.png"):
+    for png in figures_dir.rglob("*.png"):
         if png not in written:
             png.unlink()
+    for folder in sorted(figures_dir.glob("*/"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
     return out
+
+
+def workload_names(main: pd.DataFrame, aside: pd.DataFrame) -> list[str]:
+    """The workloads with runs: the default first when it has any, then the others by name."""
+    found = set(main["workload"]) | set(aside["workload"])
+    return sorted(found, key=lambda name: (name != DEFAULT_WORKLOAD, name))
+
+
+def workload_section(
+    name: str,
+    main: pd.DataFrame,
+    aside: pd.DataFrame,
+    figures_dir: Path,
+    link: Callable[[Path], str],
+    host_probes: probes.Probes,
+) -> str:
+    """A workload other than the default: its own verdict, tables and figures, one level down."""
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    figures, _ = draw_figures(main, figures_dir, figures_dir, None)
+    figures = relink(figures, figures_dir, link)
+    description = next(
+        (get(result, "workload.description") for result in [*main["result"], *aside["result"]]),
+        "",
+    )
+    no_parity = (
+        f"Accuracy parity: no parity check has run for `{name}` yet; its accuracies are in the "
+        "table below.",
+        None,
+    )
+    verdicts = decision.decide(main, host_probes)
+    parts = [
+        headline.render(verdicts, main, {(v.machine, v.device): no_parity for v in verdicts}),
+        markdown.training(main, aside, len(main) + len(aside), 0, figures, []),
+        markdown.prediction(main, figures),
+        markdown.profiles(main, host_probes),
+        markdown.learning_curves(figures),
+        markdown.confusion_matrices(main, figures),
+    ]
+    body = "\n\n".join(demote(part) for part in parts if part)
+    return (
+        f"## Workload: {name}\n\n{description}. Nothing here is compared with another "
+        f"workload's runs.\n\n{body}"
+    )
+
+
+def demote(section: str) -> str:
+    """Every Markdown heading of `section` one level down (## → ###)."""
+    return re.sub(r"^(#+) ", r"#\1 ", section, flags=re.M)
+
+
+# The figures a workload section shows (the data and sample figures are the default's).
+WORKLOAD_FIGURES = (
+    "learning_curves",
+    "confusion_grid",
+    "steady_bars",
+    "time_to_model",
+    "throughput",
+)
+
+
+def relink(figures: Figures, figures_dir: Path, link: Callable[[Path], str]) -> Figures:
+    """The figures a workload section shows, linked again by `link` (relative to the report)."""
+
+    def again(value):
+        if isinstance(value, str) and value.endswith(".png"):
+            return link(figures_dir / Path(value).name)
+        if isinstance(value, dict):
+            return {key: again(item) for key, item in value.items()}
+        return value
+
+    return Figures(**{name: again(getattr(figures, name)) for name in WORKLOAD_FIGURES})
 
 
 def draw_figures(

@@ -16,13 +16,14 @@ from digitrec_core.results import ResultFileError, iter_result_paths, read_resul
 
 BACKEND_ORDER = BACKENDS  # the report lists backends in this order
 SHORT_BACKEND = {"tensorflow": "tf"}
-GROUP_KEYS = ["machine", "backend", "device", "quick", "profile"]
+GROUP_KEYS = ["workload", "machine", "backend", "device", "quick", "profile"]
 
 # Report column -> dotted path in a result.
 COLUMNS = {
     "run_id": "run_id",
     "created_utc": "created_utc",
     "machine": "machine.id",
+    "workload": "workload.name",
     "backend": "backend",
     "device": "device.used",
     "quick": "config.quick",
@@ -43,6 +44,7 @@ REQUIRED_COLUMNS = [
     "run_id",
     "created_utc",
     "machine",
+    "workload",
     "backend",
     "device",
     "quick",

@@ -228,8 +228,8 @@ def render(
         "Keras' default settings and with its best profile, its median, and its margin over "
         "each other backend's best group: a ratio of geometric means across runs with its 95% "
         "interval. A margin is a **tie** when the interval includes 1 or the margin is under "
-        f"{MIN_SPEED_EFFECT:.0%}. *time to a trained model* is the whole 10-epoch fit, compile "
-        "included (what a user waits for); *steady training throughput* excludes the first "
+        f"{MIN_SPEED_EFFECT:.0%}. *time to a trained model* is the whole fit, every epoch and "
+        "compile included (what a user waits for); *steady training throughput* excludes the first "
         "epoch; *bulk prediction* is at the largest batch measured.",
     ]
     for verdict in verdicts:

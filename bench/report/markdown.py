@@ -1,5 +1,6 @@
 """Assemble the report's Markdown text from the selected runs and the figures made for them."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,11 +57,13 @@ def render(
     roofline_section: str = "",
     selfcheck_section: str = "",
     micro_section: str = "",
+    workload_sections: Sequence[str] = (),
+    workloads: Sequence[str] = ("mlp",),
     generated: datetime,
 ) -> str:
     """The whole report as Markdown text: the verdict first, the details after."""
     sections = [
-        intro(runs_dir, generated),
+        intro(runs_dir, generated, workloads),
         verdict_section,
         matrix_section,
         failed_section,
@@ -77,6 +80,7 @@ def render(
         per_class(main),
         samples_section(figures),
         the_data(figures),
+        *workload_sections,
         micro_section,
         appendix(main, aside),
         skipped_files(skipped, other_skipped),
@@ -84,15 +88,26 @@ def render(
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
-def intro(runs_dir: str, generated: datetime) -> str:
+def intro(runs_dir: str, generated: datetime, workloads: Sequence[str] = ("mlp",)) -> str:
     """Title, what this report is, when it was made and how to rebuild it."""
+    first, others = workloads[0], list(workloads[1:])
+    workload_line = ""
+    if others:
+        workload_line = (
+            f" Everything up to the workload sections is about `{first}`; "
+            + ", ".join(f"`{name}`" for name in others)
+            + " each have a section of their own (**Workload: …**), with their own verdict."
+        )
+    elif first != "mlp":
+        workload_line = f" This report is about the workload `{first}`."
     return (
         "# digitrec benchmark report\n\n"
-        "digitrec trains one Keras 3 model, the MNIST MLP (Dense 128 relu → Dense 128 relu → "
-        "Dropout 0.25 → Dense 10 softmax), under the TensorFlow, JAX and PyTorch backends with "
-        "`python -m bench.run`, and records each run in a JSON result file. This report compiles "
-        f"the result files under `{runs_dir}`: the accuracy each backend reaches, how long "
-        "training and prediction take, and which digits the models get wrong.\n\n"
+        "digitrec trains Keras 3 models (by default the MNIST MLP: Dense 128 relu → Dense 128 "
+        "relu → Dropout 0.25 → Dense 10 softmax) under the TensorFlow, JAX and PyTorch backends "
+        "with `python -m bench.run`, and records each run in a JSON result file. This report "
+        f"compiles the result files under `{runs_dir}`: the accuracy each backend reaches, how "
+        f"long training and prediction take, and which digits the models get wrong.{workload_line}"
+        "\n\n"
         f"Generated {generated:%Y-%m-%d %H:%M:%S} UTC. Rebuild it with `nox -s report` "
         "(or `python -m bench.report`); add runs with `nox -s bench`."
     )

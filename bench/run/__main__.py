@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import cli
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES, RunConfig
+from digitrec_core.workloads import BUILT_IN, DEFAULT_WORKLOAD, load_workload
 
 QUICK_TRAIN_SAMPLES = 6000
 QUICK_TEST_SAMPLES = 1000
@@ -24,9 +25,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", required=True, choices=BACKENDS)
     parser.add_argument("--device", default="cpu", choices=DEVICES)
+    parser.add_argument(
+        "--workload",
+        default=DEFAULT_WORKLOAD,
+        help=f"what to train: {' or '.join(BUILT_IN)} (default {DEFAULT_WORKLOAD}), or your own "
+        "as package.module:name",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, help="default 10, or 2 with --quick")
-    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument(
+        "--epochs", type=int, help=f"default: the workload's, or {QUICK_EPOCHS} with --quick"
+    )
+    parser.add_argument("--batch-size", type=int, help="default: the workload's")
     parser.add_argument("--predict-batch-size", type=int, default=512)
     parser.add_argument(
         "--quick",
@@ -79,18 +88,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Build the run's config; --quick fills in the subset and epochs not given explicitly."""
+    """Build the run's config; the workload and --quick fill in what is not given explicitly.
+
+    Loading a user's workload imports their module: call this after `prepare_environment`.
+    """
+    workload = load_workload(args.workload)
     quick = args.quick
-    epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if quick else 10)
+    epochs = (
+        args.epochs if args.epochs is not None else (QUICK_EPOCHS if quick else workload.epochs)
+    )
     train_samples = args.train_samples or (QUICK_TRAIN_SAMPLES if quick else None)
     test_samples = args.test_samples or (QUICK_TEST_SAMPLES if quick else None)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     return RunConfig(
         backend=args.backend,
         device=args.device,
+        workload=args.workload,
         seed=args.seed,
         epochs=epochs,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size if args.batch_size is not None else workload.batch_size,
         predict_batch_size=args.predict_batch_size,
         train_samples=train_samples,
         test_samples=test_samples,
@@ -106,16 +122,18 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def prepare_environment(config: RunConfig) -> None:
+def prepare_environment(args: argparse.Namespace) -> None:
     """Select the backend, device and cores through the environment, before keras is imported."""
     from bench.backends import environment_for, restrict_to_cores
 
     if "keras" in sys.modules:
         raise RuntimeError("keras was imported before the backend was chosen; run bench.run fresh")
-    os.environ.update(environment_for(config.backend, config.device, config.threads, config.tf32))
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {args.threads!r}")
+    os.environ.update(environment_for(args.backend, args.device, args.threads, args.tf32))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if config.threads is not None:
-        restrict_to_cores(config.threads)
+    if args.threads is not None:
+        restrict_to_cores(args.threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,9 +171,9 @@ def check_writable(folder: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     """The run itself: refuse bad input with one line, train, write the result atomically."""
     try:
-        config = config_from_args(args)
         check_writable(args.out.parent if args.out else Path(args.results_dir, "runs"))
-        prepare_environment(config)
+        prepare_environment(args)
+        config = config_from_args(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_REFUSED

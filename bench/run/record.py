@@ -100,12 +100,12 @@ def mib(num_bytes: int | None) -> float | None:
 
 
 def layer_summary(model: keras.Model) -> list[dict[str, Any]]:
-    """Each layer's class, name, output units or rate, activation and parameter count."""
+    """Each layer's class, name, parameter count and the settings that shape it."""
     summary = []
     for layer in model.layers:
         config = layer.get_config()
         entry = {"class": type(layer).__name__, "name": layer.name, "params": layer.count_params()}
-        for key in ("units", "activation", "rate"):
+        for key in ("units", "filters", "kernel_size", "pool_size", "activation", "rate"):
             if key in config:
                 entry[key] = config[key]
         summary.append(entry)

@@ -17,6 +17,7 @@ from bench import backends
 from bench.host import gemm_probe
 from bench.host.machine import git_info, machine_info
 from bench.run import inference, roofline, timing
+from bench.run.flops import model_training_flops_per_sample
 from bench.run.record import (
     layer_summary,
     mib,
@@ -29,9 +30,10 @@ from bench.run.record import (
 )
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
-from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
-from digitrec_core.model import build_model
+from digitrec_core.initial_weights import glorot_uniform_for_shapes, weights_sha256
+from digitrec_core.model import compile_model
 from digitrec_core.results import build_record
+from digitrec_core.workloads import Workload, definition_sha256, load_workload
 
 
 class BackendMismatchError(RuntimeError):
@@ -71,8 +73,9 @@ def run_benchmark(
     """
     support = prepare_backend(config)
     created = datetime.now(UTC)
-    mnist, prepared, data_load_seconds = load_data(config, log)
-    model, initial_weights_sha256 = build_seeded_model(config)
+    workload = load_workload(config.workload)
+    mnist, prepared, data_load_seconds = load_data(config, workload, log)
+    model, initial_weights = build_seeded_model(config, workload)
     device_name = check_placement(config, model, support)
     log(
         f"{config.backend} {support.framework_version()} on {device_name}: "
@@ -84,6 +87,7 @@ def run_benchmark(
         measured.timings["steady_epoch_seconds"],
         samples_per_epoch,
         measured.framework_gemm if speed_extras else None,
+        flops_per_sample=model_training_flops_per_sample(model),
     )
     threads = threads_record(
         config.threads, measured.framework_gemm["busy_cores"], measured.fit_busy_cores
@@ -106,6 +110,13 @@ def run_benchmark(
             "framework": support.device_report(),
         },
         config={**config.to_dict(), "data_dir": portable_path(config.data_dir)},
+        workload={
+            "name": workload.name,
+            "spec": config.workload,
+            "description": workload.description,
+            "definition_sha256": definition_sha256(workload, model_config(model)),
+            "settings": workload.settings(),
+        },
         data={
             "source": portable_source(mnist.source),
             "train_samples": len(mnist.x_train),
@@ -115,8 +126,8 @@ def run_benchmark(
         model={
             "parameters": model.count_params(),
             "summary": layer_summary(model),
-            "initial_weights": "glorot-uniform kernels, zero biases, numpy seed = config.seed",
-            "initial_weights_sha256": initial_weights_sha256,
+            "initial_weights": initial_weights.how,
+            "initial_weights_sha256": initial_weights.sha256,
         },
         versions={
             "python": platform.python_version(),
@@ -165,26 +176,70 @@ def prepare_backend(config: RunConfig) -> backends.Backend:
     return support
 
 
-def load_data(config: RunConfig, log) -> tuple[data.Mnist, preprocess.Prepared, float]:
-    """MNIST as `config` asks (subset included), preprocessed, and the seconds it took."""
+def load_data(
+    config: RunConfig, workload: Workload, log
+) -> tuple[data.Mnist, preprocess.Prepared, float]:
+    """The workload's data as `config` asks (subset included), prepared, and the seconds taken."""
     started = time.perf_counter()
-    mnist = data.load_mnist(config.data_dir, verify_checksums=config.verify_checksums)
+    mnist = workload.load_data(config.data_dir, verify_checksums=config.verify_checksums)
     mnist = preprocess.take_subset(mnist, config.train_samples, config.test_samples)
-    prepared = preprocess.preprocess(mnist)
+    prepared = preprocess.prepare(mnist, workload.prepare_images)
     seconds = time.perf_counter() - started
     log(f"data: {len(mnist.x_train)} train, {len(mnist.x_test)} test images from {mnist.source}")
     return mnist, prepared, seconds
 
 
-def build_seeded_model(config: RunConfig) -> tuple[keras.Model, str]:
-    """The documented model with numpy's initial weights for `config.seed`, and their hash."""
+@dataclass
+class InitialWeights:
+    how: str
+    sha256: str
+
+
+NUMPY_INITIALISED = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
+
+
+def build_seeded_model(config: RunConfig, workload: Workload) -> tuple[keras.Model, InitialWeights]:
+    """The workload's model, compiled for the run, with numpy's initial weights for its seed.
+
+    The same seed gives other initial weights on each backend; numpy's are the same everywhere.
+    Only Dense and Conv layers (kernel and bias) are drawn by numpy: a model with other weighted
+    layers keeps the backend's own initial weights, and the record says so.
+    """
     keras.utils.set_random_seed(config.seed)  # dropout masks and shuffling stay the backend's
-    model = build_model(
-        jit_compile=config.jit_compile, steps_per_execution=config.steps_per_execution
+    model = compile_model(
+        workload.build_model(),
+        optimizer=workload.optimizer,
+        loss=workload.loss,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
-    # The same seed gives other initial weights on each backend; numpy's are the same everywhere.
-    model.set_weights(glorot_uniform_weights(config.seed))
-    return model, weights_sha256(model.get_weights())
+    weighted = [layer for layer in model.layers if layer.weights]
+    if all(isinstance(layer, NUMPY_INITIALISED) for layer in weighted):
+        shapes = [weight.shape for weight in model.get_weights()]
+        model.set_weights(glorot_uniform_for_shapes(config.seed, shapes))
+        how = "glorot-uniform kernels, zero biases, numpy seed = config.seed"
+    else:
+        how = "the backend's own initialisers, keras seed = config.seed (not equal across backends)"
+    return model, InitialWeights(how, weights_sha256(model.get_weights()))
+
+
+def model_config(model: keras.Model) -> dict[str, Any]:
+    """The model's architecture as plain data, the same whichever backend built it.
+
+    `get_config`, not `to_json`: the latter adds the compile settings, whose optimizer module
+    and resolved jit_compile differ by backend. Names are left out: Keras numbers its layers
+    ("dense_2") by how many were built before in the process.
+    """
+    return without_names(model.get_config())
+
+
+def without_names(config: Any) -> Any:
+    """`config` without its "name" entries, at every depth."""
+    if isinstance(config, dict):
+        return {key: without_names(value) for key, value in config.items() if key != "name"}
+    if isinstance(config, list):
+        return [without_names(value) for value in config]
+    return config
 
 
 def check_placement(config: RunConfig, model: keras.Model, support: backends.Backend) -> str:

@@ -1,0 +1,54 @@
+"""`convnet`: the Keras example "Simple MNIST convnet" on the same MNIST (34,826 parameters).
+
+The example trains 15 epochs at batch 128; here the default is 3 epochs, so that one run per
+backend takes minutes, not a quarter of an hour, on a 2-core CPU (README, 'Workloads').
+"""
+
+import numpy as np
+
+from digitrec_core.data import IMAGE_SHAPE, NUM_CLASSES
+from digitrec_core.workloads.base import Tolerances, Workload
+
+INPUT_SHAPE = (*IMAGE_SHAPE, 1)
+
+
+def scale_with_channel(images: np.ndarray) -> np.ndarray:
+    """Scale uint8 images (n, 28, 28) by 1/255 into float32 (n, 28, 28, 1)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"images must be uint8 of shape (n, 28, 28), got {images.dtype} {images.shape}"
+        )
+    return images[..., np.newaxis].astype(np.float32) / np.float32(255)
+
+
+def build_convnet():
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name="digitrec_convnet",
+    )
+
+
+CONVNET = Workload(
+    name="convnet",
+    description="Keras's Simple MNIST convnet: Conv2D 32 3×3 relu → MaxPool 2 → Conv2D 64 3×3 "
+    "relu → MaxPool 2 → Flatten → Dropout 0.5 → Dense 10 softmax (34,826 parameters)",
+    build_model=build_convnet,
+    prepare_images=scale_with_channel,
+    epochs=3,
+    batch_size=128,
+    # The MLP's until measured for the convnet (python -m bench.parity.tolerances).
+    tolerances=Tolerances(accuracy=0.004, lockstep=1e-3, predict=1e-4),
+)

@@ -1,0 +1,56 @@
+"""Workloads in the report and in compare: each its own verdict, never mixed with another's runs."""
+
+from datetime import UTC, datetime
+
+from bench.compare.__main__ import main as compare_main
+from bench.report import build_report
+from tests.report_fixtures import MACHINE, make_group, markdown_rows, skip_drawing, write_run
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def write_workload(results, workload: str, jax: float, torch: float) -> None:
+    for backend, median in (("jax", jax), ("torch", torch)):
+        for result in make_group(
+            backend,
+            profile="default",
+            steady_seconds=[median * (1 + i / 200) for i in range(5)],
+            created_utc=START,
+            group=f"{workload}-{backend}",
+            workload=workload,
+        ):
+            write_run(results, result)
+
+
+def test_each_workload_gets_its_own_verdict_from_its_own_runs(tmp_path, monkeypatch):
+    skip_drawing(monkeypatch)
+    results = tmp_path / "results"
+    write_workload(results, "mlp", jax=1.0, torch=2.0)  # JAX clearly faster on the MLP
+    write_workload(results, "convnet", jax=9.0, torch=3.0)  # torch clearly faster on the convnet
+    report = build_report(results, warn=lambda _: None, test_set=None).read_text()
+
+    mlp_part, convnet_part = report.split("## Workload: convnet")
+    assert "`convnet` each have a section of their own" in mlp_part
+    assert "### Verdict" in convnet_part and "no parity check has run for `convnet`" in convnet_part
+
+    def steady_winner(part: str) -> str:
+        verdict = part.split("Verdict", 1)[1]
+        rows = markdown_rows(verdict[verdict.index("|") :])
+        [row] = [r for r in rows if r["task"].startswith("steady") and "default" in r["profiles"]]
+        return row["fastest"]
+
+    assert "JAX" in steady_winner(mlp_part) and "torch" in steady_winner(convnet_part)
+    # The MLP's training table holds only the MLP's runs.
+    training = mlp_part.split("## Training", 1)[1].split("\n## ", 1)[0]
+    assert "9.0" not in training and "1.0" in training
+
+
+def test_compare_never_pairs_one_workload_with_another(tmp_path, capsys):
+    baseline, current = tmp_path / "baseline", tmp_path / "current"
+    write_workload(baseline, "mlp", jax=1.0, torch=2.0)
+    write_workload(current, "convnet", jax=1.5, torch=3.0)  # slower, but another workload
+    code = compare_main([str(baseline), "--results-dir", str(current), "--fail-on-regression"])
+    out = capsys.readouterr().out
+    assert code == 0 and "REGRESSION" not in out
+    assert "convnet · jax · cpu · default" in out
+    assert MACHINE["id"] in out
