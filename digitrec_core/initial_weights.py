@@ -9,6 +9,7 @@ import hashlib
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,26 @@ def glorot_uniform_for_shapes(seed: int, shapes: Sequence[tuple[int, ...]]) -> l
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         weights.append(rng.uniform(-limit, limit, size=shape).astype(np.float32))
     return weights
+
+
+# Layers whose weights are a kernel and a bias, drawn here as Keras draws them by default.
+NUMPY_INITIALISED = ("Dense", "Conv1D", "Conv2D", "Conv3D")
+NUMPY_HOW = "glorot-uniform kernels, zero biases, numpy seed = config.seed"
+BACKEND_HOW = "the backend's own initialisers, keras seed = config.seed (not equal across backends)"
+
+
+def numpy_initialise(model: Any, seed: int) -> str:
+    """Give `model` numpy's initial weights for `seed` where every weighted layer allows it.
+
+    Only Dense and Conv layers (kernel and bias) are drawn by numpy; a model with other
+    weighted layers keeps the backend's own initial weights. Returns how it was initialised.
+    """
+    weighted = [layer for layer in model.layers if layer.weights]
+    if not all(type(layer).__name__ in NUMPY_INITIALISED for layer in weighted):
+        return BACKEND_HOW
+    shapes = [tuple(weight.shape) for weight in model.get_weights()]
+    model.set_weights(glorot_uniform_for_shapes(seed, shapes))
+    return NUMPY_HOW
 
 
 def weights_sha256(weights: Sequence[np.ndarray]) -> str:

@@ -90,6 +90,7 @@ def test_a_parity_run_writes_a_complete_record_and_no_temporary_files(one_backen
         "lockstep_epochs": 2,
         "trainer": ACTIVE,
         "batch_size": 512,
+        "workload": "mlp",
     }
     assert record["data"]["checksums_verified"] is False
     assert len(record["data"]["content_sha256"]) == 64

@@ -21,14 +21,12 @@ from bench.stats import (
     paired_tost,
     tost_power,
 )
+from digitrec_core.workloads.mlp import MLP
 
-# Two backends are "the same" when their mean test accuracy over paired seeds provably differs
-# by less than this (0.4 percentage point): far above the paired seed-to-seed noise, far below
-# what a real bug does (a broken optimizer or preprocessing moves accuracy by points).
-ACCURACY_TOLERANCE = 0.004
-# The backends agree to about 2e-6 after one lockstep epoch; float32 noise stays far below.
-LOCKSTEP_TOLERANCE = 1e-5
-PREDICT_TOLERANCE = 1e-5
+# The MLP's (digitrec_core/workloads/mlp.py says why); other workloads bring their own.
+ACCURACY_TOLERANCE = MLP.tolerances.accuracy
+LOCKSTEP_TOLERANCE = MLP.tolerances.lockstep
+PREDICT_TOLERANCE = MLP.tolerances.predict
 
 
 def _checked_tolerance(tolerance: float) -> float:

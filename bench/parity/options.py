@@ -6,14 +6,15 @@ each command accepts the other's options too (and ignores them).
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 from bench import cli
 from bench.parity.checks import ACCURACY_TOLERANCE, LOCKSTEP_TOLERANCE, PREDICT_TOLERANCE
 from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS
+from digitrec_core.workloads import DEFAULT_WORKLOAD, Workload
 
-DOCUMENTED_EPOCHS = 10
 # From the power calculation in the README ("Accuracy parity"): with the paired seed-to-seed
 # spread measured here, 5 seeds pass identical backends in all three pairs at least 95% of the
 # time; TOST itself keeps a true 0.4-point difference from passing more than 5% of the time.
@@ -27,9 +28,18 @@ def parity_dir(results_dir: str | os.PathLike, machine_id: str) -> Path:
     return Path(results_dir, "parity", machine_id)
 
 
-def work_dir_for(results_dir: str | os.PathLike, machine_id: str) -> Path:
-    """Where parity runs leave their outputs for the verdict (not committed)."""
-    return parity_dir(results_dir, machine_id) / "work"
+def work_dir_for(
+    results_dir: str | os.PathLike, machine_id: str, workload: str = DEFAULT_WORKLOAD
+) -> Path:
+    """Where parity runs leave their outputs for the verdict (not committed); a folder of its
+    own for each workload but the default."""
+    work = parity_dir(results_dir, machine_id) / "work"
+    return work if workload == DEFAULT_WORKLOAD else work / safe_name(workload)
+
+
+def safe_name(name: str) -> str:
+    """`name` with anything but letters, digits, '.', '_' and '-' replaced, for file names."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def _help(text: str, shown: bool) -> str:
@@ -37,7 +47,12 @@ def _help(text: str, shown: bool) -> str:
 
 
 def add_shared_options(parser: argparse.ArgumentParser) -> None:
-    """Where results go, and which session's records belong together."""
+    """The workload, where results go, and which session's records belong together."""
+    parser.add_argument(
+        "--workload",
+        default=DEFAULT_WORKLOAD,
+        help=f"the workload to check (default {DEFAULT_WORKLOAD}; see bench.run --help)",
+    )
     cli.add_results_dir(parser)
     parser.add_argument("--work-dir", type=Path, help="default <results-dir>/parity/<machine>/work")
     cli.add_invocation(
@@ -62,8 +77,7 @@ def add_runs_options(parser: argparse.ArgumentParser, *, shown: bool = True) -> 
     parser.add_argument(
         "--epochs",
         type=int,
-        default=DOCUMENTED_EPOCHS,
-        help=_help("epochs of the statistical runs (default: the documented 10)", shown),
+        help=_help("epochs of the statistical runs (default: the workload's, 10 for mlp)", shown),
     )
     parser.add_argument(
         "--lockstep-epochs",
@@ -90,6 +104,16 @@ def add_verdict_options(parser: argparse.ArgumentParser, *, shown: bool = True) 
         parser.add_argument(
             f"--{name}-tolerance",
             type=float,
-            default=default,
-            help=_help(f"{text} (default {default})", shown),
+            help=_help(f"{text} (default: the workload's; {default} for mlp)", shown),
         )
+
+
+def tolerances_of(args: argparse.Namespace, workload: Workload) -> dict[str, float]:
+    """The verdict's tolerances: the options given, else the workload's own."""
+    own = vars(workload.tolerances)
+    return {
+        name: own[name]
+        if getattr(args, f"{name}_tolerance") is None
+        else getattr(args, f"{name}_tolerance")
+        for name in ("accuracy", "lockstep", "predict")
+    }

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli
+from bench.parity.options import safe_name
 from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 SHOWN_SEEDS = range(3, 9)
 
@@ -53,11 +55,16 @@ def plan(verdict: dict[str, Any], target: float = 0.95) -> dict[str, Any]:
     }
 
 
-def latest_verdict(results_dir: Path) -> Path:
-    """The newest parity verdict file under `results_dir`/parity."""
-    found = sorted(Path(results_dir, "parity").glob("*/*-parity.json"), key=lambda p: p.name)
+def latest_verdict(results_dir: Path, workload: str = DEFAULT_WORKLOAD) -> Path:
+    """The newest parity verdict file of `workload` under `results_dir`/parity."""
+    pattern = (
+        "*-parity.json" if workload == DEFAULT_WORKLOAD else f"*-parity-{safe_name(workload)}.json"
+    )
+    found = sorted(Path(results_dir, "parity").glob(f"*/{pattern}"), key=lambda p: p.name)
     if not found:
-        raise FileNotFoundError(f"no parity verdict under {results_dir}/parity: run nox -s parity")
+        raise FileNotFoundError(
+            f"no parity verdict of {workload} under {results_dir}/parity: run nox -s parity"
+        )
     return found[-1]
 
 

@@ -3,6 +3,8 @@
 Usage: python -m bench.parity.runs --backend jax [--seeds 5] [--lockstep-epochs 5] [--epochs 10]
            [--trainer tensorflow] [--session ID] [--data-dir DIR] [--work-dir DIR]
 
+`--workload` picks what is trained (default mlp); epochs, batch size and tolerances are its own.
+
 1. Statistical: the documented run (10 epochs, dropout on) for seeds 0..K-1, each from the numpy
    initial weights of its seed and in its numpy batch order; test accuracy per seed.
 2. Lockstep: dropout off, seed 0, `--lockstep-epochs` epochs; test-set probabilities and weights
@@ -33,6 +35,7 @@ from bench.parity import options
 from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS, RunConfig
 from digitrec_core.results import write_atomically, write_text_atomically
+from digitrec_core.workloads import MLP, Workload, WorkloadError, load_workload
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,11 @@ class ParityConfig:
     """What a parity session runs: every backend's record must carry the same one."""
 
     seeds: int = options.DEFAULT_SEEDS
-    epochs: int = options.DOCUMENTED_EPOCHS
+    epochs: int = MLP.epochs
     lockstep_epochs: int = options.DEFAULT_LOCKSTEP_EPOCHS
     trainer: str = options.DEFAULT_TRAINER
-    batch_size: int = 512
+    batch_size: int = MLP.batch_size
+    workload: str = MLP.name
 
 
 def trained_model_path(work_dir: Path, trainer: str) -> Path:
@@ -55,15 +59,18 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def statistical_run(data, seed: int, epochs: int) -> tuple[Any, dict[str, Any]]:
+def statistical_run(
+    data, seed: int, epochs: int, workload: Workload = MLP
+) -> tuple[Any, dict[str, Any]]:
     """One documented run of `seed`: (the trained model, its per-seed record)."""
     from bench.parity import training
     from digitrec_core import metrics, train
 
-    model, init_hash = training.initialised_model(seed)
-    training.train_in_order(model, data, seed=seed, epochs=epochs)
-    loss, accuracy = train.evaluate(model, data, batch_size=training.BATCH_SIZE)
-    predicted = train.predict(model, data.x_test, batch_size=training.BATCH_SIZE).argmax(axis=1)
+    model, init_hash = training.initialised_model(seed, workload=workload)
+    training.train_in_order(model, data, seed=seed, epochs=epochs, batch_size=workload.batch_size)
+    loss, accuracy = train.evaluate(model, data, batch_size=training.PREDICT_BATCH_SIZE)
+    batch = training.PREDICT_BATCH_SIZE
+    predicted = train.predict(model, data.x_test, batch_size=batch).argmax(axis=1)
     summary = metrics.classification_summary(data.test_labels, predicted)
     return model, {
         "seed": seed,
@@ -93,9 +100,10 @@ def run_checks(
     from bench.parity import training
     from digitrec_core import train
 
+    workload = load_workload(config.workload)
     statistical = []
     for seed in range(config.seeds):
-        model, run = statistical_run(data, seed, config.epochs)
+        model, run = statistical_run(data, seed, config.epochs, workload)
         statistical.append(run)
         log(
             f"statistical: seed {seed}: test accuracy {run['test_accuracy']:.4f} "
@@ -106,15 +114,19 @@ def run_checks(
             log(f"saved the seed-0 model to {model_path}")
 
     lockstep_model, lockstep_hash = training.initialised_model(
-        0, dropout_rate=0.0, same_loss_path=True
+        0, workload=workload, dropout_rate=0.0, same_loss_path=True
     )
     lockstep = training.lockstep_outputs(
-        lockstep_model, data, seed=0, epochs=config.lockstep_epochs
+        lockstep_model,
+        data,
+        seed=0,
+        epochs=config.lockstep_epochs,
+        batch_size=workload.batch_size,
     )
     log(f"lockstep: {config.lockstep_epochs} epochs")
 
     loaded = keras.saving.load_model(model_path)
-    probabilities = train.predict(loaded, data.x_test, batch_size=training.BATCH_SIZE)
+    probabilities = train.predict(loaded, data.x_test, batch_size=training.PREDICT_BATCH_SIZE)
     log(f"predict everywhere: {model_path.name} predicted")
     record = {
         "statistical": {"epochs": config.epochs, "runs": statistical},
@@ -173,7 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"--seeds must be at least {MIN_SEEDS} (a paired verdict needs them), got {args.seeds}"
         )
     for name in ("lockstep_epochs", "epochs"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     args.session = args.session or uuid.uuid4().hex[:12]
     return args
@@ -197,25 +209,27 @@ def run(args: argparse.Namespace) -> int:
 
     from bench import backends
     from bench.run.workflow import BackendMismatchError, check_backend, portable_source
-    from digitrec_core.data import load_mnist
     from digitrec_core.idx import DataFileError
-    from digitrec_core.preprocess import preprocess
+    from digitrec_core.preprocess import prepare
 
     support = backends.load(args.backend)
     try:
         check_backend(RunConfig(backend=args.backend), support)
-        mnist = load_mnist(args.data_dir, verify_checksums=args.verify_checksums)
-    except (DataFileError, BackendMismatchError) as exc:
+        workload = load_workload(args.workload)
+        mnist = workload.load_data(args.data_dir, verify_checksums=args.verify_checksums)
+    except (DataFileError, BackendMismatchError, WorkloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = ParityConfig(
         seeds=args.seeds,
-        epochs=args.epochs,
+        epochs=args.epochs or workload.epochs,
         lockstep_epochs=args.lockstep_epochs,
         trainer=args.trainer,
+        batch_size=workload.batch_size,
+        workload=workload.name,
     )
     machine = machine_info()
-    work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"])
+    work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"], workload.name)
     work_dir.mkdir(parents=True, exist_ok=True)
     model_path = trained_model_path(work_dir, args.trainer)
     is_trainer = args.backend == args.trainer
@@ -228,7 +242,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     record, arrays = run_checks(
-        preprocess(mnist), config, model_path, is_trainer=is_trainer, log=print
+        prepare(mnist, workload.prepare_images),
+        config,
+        model_path,
+        is_trainer=is_trainer,
+        log=print,
     )
     record = {
         "backend": args.backend,

@@ -8,11 +8,13 @@ import numpy as np
 
 from digitrec_core import train
 from digitrec_core.batch_order import epoch_permutation
-from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
-from digitrec_core.model import build_model
+from digitrec_core.initial_weights import numpy_initialise, weights_sha256
+from digitrec_core.model import compile_model
 from digitrec_core.preprocess import Prepared
+from digitrec_core.workloads import MLP, Workload
 
-BATCH_SIZE = 512
+BATCH_SIZE = MLP.batch_size  # the MLP's; other workloads train at their own
+PREDICT_BATCH_SIZE = 512
 
 
 def crossentropy_on_probabilities(y_true, y_pred):
@@ -31,23 +33,30 @@ def crossentropy_on_probabilities(y_true, y_pred):
 def initialised_model(
     seed: int,
     *,
-    dropout_rate: float = 0.25,
+    workload: Workload = MLP,
+    dropout_rate: float | None = None,
     same_loss_path: bool = False,
-    optimizer: Any = "adam",
+    optimizer: Any = None,
 ) -> tuple[keras.Model, str]:
-    """The documented model with the numpy initial weights of `seed`, and their hash as loaded.
+    """The workload's model with the numpy initial weights of `seed`, and their hash as loaded.
 
     Every random stream is seeded with `seed` *before* the model is built: Dropout takes its
     seed generator's state from the global RNG when it is constructed, so building first would
-    draw dropout masks from whatever state the process was in. `same_loss_path` (lockstep)
-    computes the loss as `crossentropy_on_probabilities`; `optimizer` replaces adam (tests).
+    draw dropout masks from whatever state the process was in. `dropout_rate=0.0` switches every
+    Dropout off (lockstep); `same_loss_path` computes categorical cross-entropy as
+    `crossentropy_on_probabilities`; `optimizer` replaces the workload's (tests).
     """
     keras.utils.set_random_seed(seed)
-    model = build_model(dropout_rate=dropout_rate)
-    if same_loss_path or optimizer != "adam":
-        loss = crossentropy_on_probabilities if same_loss_path else "categorical_crossentropy"
-        model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
-    model.set_weights(glorot_uniform_weights(seed))
+    model = workload.build_model()
+    if dropout_rate is not None:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = dropout_rate
+    loss = workload.loss
+    if same_loss_path and loss == "categorical_crossentropy":
+        loss = crossentropy_on_probabilities
+    compile_model(model, optimizer=optimizer or workload.optimizer, loss=loss)
+    numpy_initialise(model, seed)
     return model, weights_sha256(model.get_weights())
 
 
@@ -57,6 +66,7 @@ def train_in_order(
     *,
     seed: int,
     epochs: int,
+    batch_size: int = BATCH_SIZE,
     after_epoch: Callable[[int, keras.Model], None] | None = None,
 ) -> None:
     """Train epoch by epoch on the numpy batch order of `seed`, with shuffling off.
@@ -70,7 +80,7 @@ def train_in_order(
         model.fit(
             data.x_train[order],
             data.y_train[order],
-            batch_size=BATCH_SIZE,
+            batch_size=batch_size,
             epochs=1,
             shuffle=False,
             verbose=0,
@@ -84,13 +94,15 @@ def flat_weights(model: keras.Model) -> np.ndarray:
     return np.concatenate([np.ravel(w) for w in model.get_weights()]).astype(np.float32)
 
 
-def lockstep_outputs(model: keras.Model, data: Prepared, *, seed: int, epochs: int):
+def lockstep_outputs(
+    model: keras.Model, data: Prepared, *, seed: int, epochs: int, batch_size: int = BATCH_SIZE
+):
     """Test-set probabilities and flat weights after each of `epochs` ordered epochs."""
     probabilities, weights = [], []
 
     def record(epoch: int, trained: keras.Model) -> None:
-        probabilities.append(train.predict(trained, data.x_test, batch_size=BATCH_SIZE))
+        probabilities.append(train.predict(trained, data.x_test, batch_size=PREDICT_BATCH_SIZE))
         weights.append(flat_weights(trained))
 
-    train_in_order(model, data, seed=seed, epochs=epochs, after_epoch=record)
+    train_in_order(model, data, seed=seed, epochs=epochs, batch_size=batch_size, after_epoch=record)
     return {"probabilities": np.stack(probabilities), "weights": np.stack(weights)}

@@ -1,7 +1,8 @@
 """The parity verdict: compare every backend's parity runs; exit 1 on FAIL or INCONCLUSIVE.
 
 Usage: python -m bench.parity [--results-dir DIR] [--work-dir DIR] [--session ID]
-           [--accuracy-tolerance 0.004] [--lockstep-tolerance 1e-5] [--predict-tolerance 1e-5]
+           [--workload mlp] [--accuracy-tolerance A] [--lockstep-tolerance L]
+           [--predict-tolerance P]
 
 Reads what `python -m bench.parity.runs` left in <results-dir>/parity/<machine>/work (one set per
 backend), refuses records that do not come from one session, commit, configuration and data,
@@ -32,6 +33,7 @@ from bench.parity.checks import (
 from bench.stats import FAIL, PASS
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_result
+from digitrec_core.workloads import DEFAULT_WORKLOAD, load_workload
 
 # What every backend's record must share for the verdict to compare like with like.
 MUST_AGREE = {
@@ -240,14 +242,17 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     machine = machine_info()
     parity_dir = options.parity_dir(args.results_dir, machine["id"])
-    work_dir = args.work_dir or options.work_dir_for(args.results_dir, machine["id"])
-    tolerances = {
-        "accuracy": args.accuracy_tolerance,
-        "lockstep": args.lockstep_tolerance,
-        "predict": args.predict_tolerance,
-    }
     try:
-        record = verdict(work_dir, tolerances, args.session)
+        workload = load_workload(args.workload)
+        work_dir = args.work_dir or options.work_dir_for(
+            args.results_dir, machine["id"], workload.name
+        )
+        record = verdict(work_dir, options.tolerances_of(args, workload), args.session)
+        if record["config"].get("workload", DEFAULT_WORKLOAD) != workload.name:
+            raise ParityInputError(
+                f"the parity runs in {work_dir} are of workload "
+                f"{record['config'].get('workload')!r}, not {workload.name!r}; {RERUN}"
+            )
     except (ParityInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -255,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{check}: {record[check]['outcome']}: {record[check]['message']}")
     created = datetime.now(UTC)
     record = {**record, "created_utc": created.isoformat(), "machine": machine, "git": git_info()}
-    path = write_result(record, parity_dir / f"{created:%Y%m%dT%H%M%SZ}-parity.json")
+    suffix = "" if workload.name == DEFAULT_WORKLOAD else f"-{options.safe_name(workload.name)}"
+    path = write_result(record, parity_dir / f"{created:%Y%m%dT%H%M%SZ}-parity{suffix}.json")
     print(f"parity {record['outcome']}; verdict written to {path}")
     return 0 if record["passed"] else 1

@@ -88,7 +88,7 @@ def build_report(
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent, test_set)
-    verdicts = parity_section.latest_verdicts(results_dir, warn_and_list)
+    verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, names[0])
     host_probes = probes.load_probes(results_dir, warn_and_list)
     host_notes = [
         note
@@ -109,6 +109,7 @@ def build_report(
             figures_dir / name,
             link,
             host_probes,
+            parity_section.latest_verdicts(results_dir, warn_and_list, name),
         )
         for name in names[1:]
     ]
@@ -168,6 +169,7 @@ def workload_section(
     figures_dir: Path,
     link: Callable[[Path], str],
     host_probes: probes.Probes,
+    verdicts: dict[str, dict[str, Any]],
 ) -> str:
     """A workload other than the default: its own verdict, tables and figures, one level down."""
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -177,17 +179,22 @@ def workload_section(
         (get(result, "workload.description") for result in [*main["result"], *aside["result"]]),
         "",
     )
-    no_parity = (
-        f"Accuracy parity: no parity check has run for `{name}` yet; its accuracies are in the "
-        "table below.",
-        None,
-    )
-    verdicts = decision.decide(main, host_probes)
+    no_parity = f"No `nox -s parity -- --workload {name}` verdict on this machine yet."
+    machine_verdicts = decision.decide(main, host_probes)
+    parity_lines = {}
+    for v in machine_verdicts:
+        line, outcome = parity_section.parity_line(main, v.machine, v.device, verdicts)
+        parity_lines[(v.machine, v.device)] = (
+            line if v.machine in verdicts else f"{line} {no_parity}".strip(),
+            outcome,
+        )
+    parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
     parts = [
-        headline.render(verdicts, main, {(v.machine, v.device): no_parity for v in verdicts}),
+        headline.render(machine_verdicts, main, parity_lines),
         markdown.training(main, aside, len(main) + len(aside), 0, figures, []),
         markdown.prediction(main, figures),
         markdown.profiles(main, host_probes),
+        parity_section.render(main, verdicts, parity_links),
         markdown.learning_curves(figures),
         markdown.confusion_matrices(main, figures),
     ]

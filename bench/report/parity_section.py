@@ -14,6 +14,7 @@ from bench.report.collect import get
 from bench.report.speed import values
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import MIN_SEEDS
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 # Every key the section reads, so an incomplete verdict is skipped instead of crashing it.
 REQUIRED = (
@@ -52,15 +53,23 @@ def check_verdict(record: Any) -> None:
             raise ValueError(f"a statistical pair lacks {missing}")
 
 
-def latest_verdicts(results_dir: Path, warn: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """The newest usable `nox -s parity` verdict of each machine, keyed by machine id."""
+def latest_verdicts(
+    results_dir: Path, warn: Callable[[str], None], workload: str = DEFAULT_WORKLOAD
+) -> dict[str, dict[str, Any]]:
+    """The newest usable `nox -s parity` verdict of `workload` per machine, keyed by machine id.
+
+    Verdicts written before workloads (no `config.workload`) are the MLP's.
+    """
     verdicts = {}
-    for path in sorted(Path(results_dir, "parity").glob("*/*-parity.json")):
+    for path in sorted(Path(results_dir, "parity").glob("*/*-parity*.json")):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             check_verdict(record)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            warn(f"skipped parity verdict {path}: {exc}")
+            if workload == DEFAULT_WORKLOAD:  # warn once, not once per workload
+                warn(f"skipped parity verdict {path}: {exc}")
+            continue
+        if (record.get("config") or {}).get("workload", DEFAULT_WORKLOAD) != workload:
             continue
         verdicts[record["machine"]["id"]] = {**record, "path": path}  # by time: the last wins
     return verdicts
@@ -220,6 +229,7 @@ def draw(verdict: dict[str, Any], figures_dir: Path, link: Callable[[Path], str]
     """The parity figures of one verdict; their links by name."""
     machine = verdict["machine"]["id"]
     links = {}
+    figures_dir.mkdir(parents=True, exist_ok=True)
     pairs = paired_differences(verdict)
     if pairs:
         path = figures_dir / f"parity_seeds_{machine}.png"

@@ -30,7 +30,7 @@ from bench.run.record import (
 )
 from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
-from digitrec_core.initial_weights import glorot_uniform_for_shapes, weights_sha256
+from digitrec_core.initial_weights import numpy_initialise, weights_sha256
 from digitrec_core.model import compile_model
 from digitrec_core.results import build_record
 from digitrec_core.workloads import Workload, definition_sha256, load_workload
@@ -195,15 +195,11 @@ class InitialWeights:
     sha256: str
 
 
-NUMPY_INITIALISED = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
-
-
 def build_seeded_model(config: RunConfig, workload: Workload) -> tuple[keras.Model, InitialWeights]:
     """The workload's model, compiled for the run, with numpy's initial weights for its seed.
 
-    The same seed gives other initial weights on each backend; numpy's are the same everywhere.
-    Only Dense and Conv layers (kernel and bias) are drawn by numpy: a model with other weighted
-    layers keeps the backend's own initial weights, and the record says so.
+    The same seed gives other initial weights on each backend; numpy's are the same everywhere
+    (for Dense and Conv layers: see `numpy_initialise`, and the record says which it was).
     """
     keras.utils.set_random_seed(config.seed)  # dropout masks and shuffling stay the backend's
     model = compile_model(
@@ -213,13 +209,7 @@ def build_seeded_model(config: RunConfig, workload: Workload) -> tuple[keras.Mod
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
-    weighted = [layer for layer in model.layers if layer.weights]
-    if all(isinstance(layer, NUMPY_INITIALISED) for layer in weighted):
-        shapes = [weight.shape for weight in model.get_weights()]
-        model.set_weights(glorot_uniform_for_shapes(config.seed, shapes))
-        how = "glorot-uniform kernels, zero biases, numpy seed = config.seed"
-    else:
-        how = "the backend's own initialisers, keras seed = config.seed (not equal across backends)"
+    how = numpy_initialise(model, config.seed)
     return model, InitialWeights(how, weights_sha256(model.get_weights()))
 
 

@@ -28,11 +28,12 @@ class Tolerances:
     `accuracy`: equivalence margin of the mean test accuracy (two one-sided tests);
     `lockstep`: largest |difference| of weights or predictions after lockstep training;
     `predict`: largest |difference| of the probabilities one set of weights predicts.
+    The defaults are the MLP's; measure a workload's own (`python -m bench.parity.tolerances`).
     """
 
     accuracy: float = 0.004
-    lockstep: float = 1e-3
-    predict: float = 1e-4
+    lockstep: float = 1e-5
+    predict: float = 1e-5
 
 
 @dataclass(frozen=True)

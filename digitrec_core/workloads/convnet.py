@@ -50,5 +50,5 @@ CONVNET = Workload(
     epochs=3,
     batch_size=128,
     # The MLP's until measured for the convnet (python -m bench.parity.tolerances).
-    tolerances=Tolerances(accuracy=0.004, lockstep=1e-3, predict=1e-4),
+    tolerances=Tolerances(),
 )

@@ -21,6 +21,14 @@ MLP = Workload(
     batch_size=512,
     optimizer=OPTIMIZER,
     loss=LOSS,
-    # Measured: seed-to-seed spread of test accuracy and lockstep divergence (README, Parity).
-    tolerances=Tolerances(accuracy=0.004, lockstep=1e-3, predict=1e-4),
+    tolerances=Tolerances(
+        # Two backends are "the same" when their mean test accuracy over paired seeds provably
+        # differs by less than 0.4 percentage point: far above the paired seed-to-seed noise
+        # measured here, far below what a real bug does (a broken optimizer or preprocessing
+        # moves accuracy by points).
+        accuracy=0.004,
+        # The backends agree to about 2e-6 after one lockstep epoch; float32 noise stays below.
+        lockstep=1e-5,
+        predict=1e-5,
+    ),
 )

@@ -1,0 +1,160 @@
+"""Propose a workload's parity tolerances and seeds from what its parity runs measured.
+
+Usage: python -m bench.parity.tolerances [--workload convnet] [VERDICT.json] [--target 0.95]
+           (default: the workload's latest verdict under <results-dir>/parity/)
+
+Run `nox -s parity -- --workload NAME` first (with the tolerances the workload has, or the
+defaults): its verdict holds the measurements, whatever the tolerances were. The rules are the
+MLP's own:
+
+- accuracy: the smallest margin, in steps of 0.1 percentage point, at which the default number
+  of seeds passes identical backends in every pair at least `target` of the time, planned from
+  the 95% upper bound of the largest paired seed-to-seed sd (as `bench.parity.power` plans);
+  then the fewest seeds that reach `target` at that margin;
+- lockstep and predict: the largest |difference| measured (after lockstep epoch 1, and when
+  every backend predicts from the same file) times LOCKSTEP_HEADROOM, rounded up to a power of
+  ten (the MLP measured about 2e-6 and uses 1e-5).
+
+Prints the proposal and the `Tolerances(...)` to put in the workload's definition. Imports no
+backend.
+"""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import cli
+from bench.parity import options
+from bench.parity.power import latest_verdict
+from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
+from digitrec_core.workloads import DEFAULT_WORKLOAD, WorkloadError, load_workload
+
+MARGIN_STEP = 0.001
+MAX_MARGIN = 0.05
+LOCKSTEP_HEADROOM = 5
+
+
+def power_of_ten_above(value: float) -> float:
+    """The smallest power of ten at or above `value` (> 0)."""
+    return 10.0 ** math.ceil(math.log10(value))
+
+
+def accuracy_proposal(statistical: dict[str, Any], seeds: int, target: float) -> dict[str, Any]:
+    """The smallest margin at which `seeds` pass identical backends `target` of the time."""
+    pairs = statistical["pairs"]
+    measured_seeds = len(statistical["seeds"])
+    largest = max(pairs, key=lambda pair: pair["sd"])
+    planning_sd = sd_upper_bound(largest["sd"], measured_seeds)
+    per_pair = 1 - (1 - target) / len(pairs)
+    steps = round(MAX_MARGIN / MARGIN_STEP)
+    margin = next(
+        (
+            round(step * MARGIN_STEP, 6)
+            for step in range(1, steps + 1)
+            if tost_power(seeds, planning_sd, step * MARGIN_STEP) >= per_pair
+        ),
+        None,
+    )
+    return {
+        "largest_paired_sd": largest["sd"],
+        "pair": largest["pair"],
+        "measured_seeds": measured_seeds,
+        "planning_sd": planning_sd,
+        "margin": margin,
+        "seeds": None if margin is None else seeds_for_power(planning_sd, margin, per_pair),
+        "alpha": ALPHA,
+    }
+
+
+def largest_difference(verdict: dict[str, Any], check: str) -> float:
+    """The largest |difference| a lockstep (epoch 1) or predict-everywhere check measured."""
+    if check == "lockstep":
+        rows = verdict["lockstep"]["pairs"]
+        return max(
+            max(row["max_abs_probability_difference"], row["max_abs_weight_difference"])
+            for row in rows
+        )
+    return max(row["max_abs_difference"] for row in verdict["predict_everywhere"]["backends"])
+
+
+def propose(verdict: dict[str, Any], seeds: int, target: float) -> dict[str, Any]:
+    """Every proposal from one parity verdict."""
+    accuracy = accuracy_proposal(verdict["statistical"], seeds, target)
+    measured = {check: largest_difference(verdict, check) for check in ("lockstep", "predict")}
+    # A measured 0 (bit-identical) still gets float32's headroom, as the MLP's 1e-5 does.
+    floor = 1e-6
+    return {
+        "workload": (verdict.get("config") or {}).get("workload", DEFAULT_WORKLOAD),
+        "target": target,
+        "accuracy": accuracy,
+        "measured": measured,
+        "tolerances": {
+            "accuracy": accuracy["margin"],
+            **{
+                check: power_of_ten_above(max(value, floor) * LOCKSTEP_HEADROOM)
+                for check, value in measured.items()
+            },
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.parity.tolerances", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("verdict", nargs="?", type=Path, help="a *-parity*.json verdict file")
+    parser.add_argument("--workload", default=DEFAULT_WORKLOAD, help="default mlp")
+    cli.add_results_dir(parser)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=options.DEFAULT_SEEDS,
+        help=f"seeds the parity check will run (default {options.DEFAULT_SEEDS})",
+    )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="how often identical backends must pass all pairs together (default 0.95)",
+    )
+    args = parser.parse_args(argv)
+    if not 0 < args.target < 1:
+        parser.error(f"--target is a probability strictly between 0 and 1, got {args.target}")
+    try:
+        name = load_workload(args.workload).name
+        path = args.verdict or latest_verdict(args.results_dir, name)
+        proposal = propose(json.loads(path.read_text()), args.seeds, args.target)
+    except (OSError, ValueError, KeyError, TypeError, WorkloadError) as exc:
+        print(
+            f"error: cannot propose tolerances from {args.verdict or args.results_dir}: {exc}; "
+            f"run nox -s parity -- --workload {args.workload} first",
+            file=sys.stderr,
+        )
+        return 2
+    accuracy, tolerances = proposal["accuracy"], proposal["tolerances"]
+    print(
+        f"{path} ({proposal['workload']}): largest paired accuracy sd "
+        f"{accuracy['largest_paired_sd']:.5f} ({accuracy['pair']}, {accuracy['measured_seeds']} "
+        f"seeds), planning sd {accuracy['planning_sd']:.5f}"
+    )
+    if accuracy["margin"] is None:
+        print(f"accuracy: no margin up to {MAX_MARGIN} passes with {args.seeds} seeds; run more")
+    else:
+        print(
+            f"accuracy: margin ±{accuracy['margin']:.3f} with {accuracy['seeds']} seeds passes "
+            f"identical backends in every pair at least {args.target:.0%} of the time"
+        )
+    for check, value in proposal["measured"].items():
+        print(f"{check}: largest |difference| measured {value:.1e} -> {tolerances[check]:.0e}")
+    print(
+        f"Tolerances(accuracy={tolerances['accuracy']}, lockstep={tolerances['lockstep']:.0e}, "
+        f"predict={tolerances['predict']:.0e})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
