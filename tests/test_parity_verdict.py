@@ -12,6 +12,7 @@ from bench.host.machine import machine_info
 from bench.parity import runs, verdict
 from digitrec_core.config import BACKENDS
 from tests.conftest import write_mnist_dir
+from tests.report_fixtures import clone_parity_runs
 
 pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
@@ -46,20 +47,7 @@ def work_dir(one_backend_runs, tmp_path) -> Path:
     """Every backend's slot filled with a copy of the active backend's run."""
     work = tmp_path / "work"
     shutil.copytree(one_backend_runs, work)
-    record = json.loads((work / f"{ACTIVE}.json").read_text())
-    for backend in BACKENDS:
-        if backend == ACTIVE:
-            continue
-        lockstep, predictions = f"lockstep-{backend}.npz", f"predict-everywhere-{backend}.npy"
-        shutil.copy(work / record["lockstep"]["outputs"], work / lockstep)
-        shutil.copy(work / record["predict_everywhere"]["probabilities"], work / predictions)
-        clone = {
-            **record,
-            "backend": backend,
-            "lockstep": {**record["lockstep"], "outputs": lockstep},
-            "predict_everywhere": {**record["predict_everywhere"], "probabilities": predictions},
-        }
-        write_record(work, backend, clone)
+    clone_parity_runs(work, ACTIVE)
     return work
 
 

@@ -55,3 +55,39 @@ def test_compare_never_pairs_one_workload_with_another(tmp_path, capsys):
     assert code == 0 and "REGRESSION" not in out
     assert "convnet · jax · cpu · default" in out
     assert MACHINE["id"] in out
+
+
+def test_a_failed_run_counts_against_its_own_workload_only(tmp_path, monkeypatch):
+    from bench.suite.child import Outcome
+    from bench.suite.failures import write_failure
+
+    skip_drawing(monkeypatch)
+    results = tmp_path / "results"
+    write_workload(results, "mlp", jax=1.0, torch=2.0)
+    write_workload(results, "convnet", jax=9.0, torch=3.0)
+    # Later than every run above: only a later success of the same workload would clear it.
+    monkeypatch.setattr("bench.suite.failures.machine_info", lambda: dict(MACHINE))
+    write_failure(
+        results,
+        Outcome("timeout", -9, 1800.0, "no result after 1800 s (--timeout)"),
+        backend="tensorflow",
+        device="cpu",
+        profile="default",
+        invocation=None,
+        workload="convnet",
+    )
+    report = build_report(results, warn=lambda _: None, test_set=None).read_text()
+    mlp_part, convnet_part = report.split("## Workload: convnet")
+    failed = mlp_part.split("## Failed runs", 1)[1].split("\n## ", 1)[0]
+    assert "| convnet " in failed and "**timeout**" in failed  # listed once, with its workload
+    mlp_verdict = mlp_part.split("## Verdict", 1)[1].split("\n## ", 1)[0]
+    assert "tensorflow (default) failed here" not in mlp_verdict
+    assert "tensorflow (default) failed here (timeout)" in convnet_part
+
+
+def test_the_suite_records_the_workload_its_runs_were_given():
+    from bench.suite.tuning import workload_of
+
+    assert workload_of(["--epochs", "3"]) == "mlp"
+    assert workload_of(["--workload", "convnet", "--epochs", "3"]) == "convnet"
+    assert workload_of(["--workload=my.models:Tiny"]) == "my.models:Tiny"

@@ -17,8 +17,10 @@ from digitrec_core.workloads import (
     WorkloadError,
     load_workload,
 )
+from tests.report_fixtures import clone_parity_runs
 
 REPO = Path(__file__).resolve().parents[1]
+ACTIVE = os.environ.get("KERAS_BACKEND", "")
 
 # A workload as a user writes it, in their own package outside digitrec (README, "Your own
 # workload"): a smaller MLP.
@@ -127,7 +129,7 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     results = tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(user_package), str(REPO)])}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.suite", "--backend", os.environ["KERAS_BACKEND"],
+        [sys.executable, "-m", "bench.suite", "--backend", ACTIVE,
          "--repeats", "2", "--profiles", "default", "--results-dir", str(results),
          "--workload", "my_models.workloads:TINY", "--data-dir", str(tiny_mnist_dir),
          "--no-verify-checksums"],
@@ -145,6 +147,30 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     [definition] = {run["workload"]["definition_sha256"] for run in runs}
     assert len(definition) == 64
 
+    # Parity: this backend's real runs, copied into the other backends' slots (one virtualenv
+    # holds one backend), then the verdict of the user's workload.
+    parity = [
+        sys.executable, "-m", "bench.parity.runs", "--backend", ACTIVE, "--trainer", ACTIVE,
+        "--workload", "my_models.workloads:TINY", "--seeds", "3", "--lockstep-epochs", "1",
+        "--session", "s1", "--results-dir", str(results), "--data-dir", str(tiny_mnist_dir),
+        "--no-verify-checksums",
+    ]  # fmt: skip
+    done = subprocess.run(parity, capture_output=True, text=True, timeout=900, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [work] = results.glob("parity/*/work/tiny-mlp")
+    record = json.loads((work / f"{ACTIVE}.json").read_text())
+    assert record["config"]["workload"] == "tiny-mlp" and record["config"]["batch_size"] == 64
+    assert record["config"]["epochs"] == 2  # the workload's
+    clone_parity_runs(work, ACTIVE)
+    verdict = [
+        sys.executable, "-m", "bench.parity", "--workload", "my_models.workloads:TINY",
+        "--session", "s1", "--results-dir", str(results),
+    ]  # fmt: skip
+    done = subprocess.run(verdict, capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "parity PASS" in done.stdout
+    assert len(list(results.glob("parity/*/*-parity-tiny-mlp.json"))) == 1
+
     report = subprocess.run(
         [sys.executable, "-m", "bench.report", "--results-dir", str(results)],
         capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
@@ -152,6 +178,7 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     assert report.returncode == 0, report.stderr
     text = (results / "report.md").read_text()
     assert "This report is about the workload `tiny-mlp`" in text
+    assert "statistical **PASS** · lockstep **PASS** · predict everywhere **PASS**" in text
 
 
 @pytest.mark.backend

@@ -6,14 +6,13 @@ each command accepts the other's options too (and ignores them).
 
 import argparse
 import os
-import re
 from pathlib import Path
 
 from bench import cli
 from bench.parity.checks import ACCURACY_TOLERANCE, LOCKSTEP_TOLERANCE, PREDICT_TOLERANCE
 from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS
-from digitrec_core.workloads import DEFAULT_WORKLOAD, Workload
+from digitrec_core.workloads import DEFAULT_WORKLOAD, Workload, file_suffix
 
 # From the power calculation in the README ("Accuracy parity"): with the paired seed-to-seed
 # spread measured here, 5 seeds pass identical backends in all three pairs at least 95% of the
@@ -34,12 +33,7 @@ def work_dir_for(
     """Where parity runs leave their outputs for the verdict (not committed); a folder of its
     own for each workload but the default."""
     work = parity_dir(results_dir, machine_id) / "work"
-    return work if workload == DEFAULT_WORKLOAD else work / safe_name(workload)
-
-
-def safe_name(name: str) -> str:
-    """`name` with anything but letters, digits, '.', '_' and '-' replaced, for file names."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return work if workload == DEFAULT_WORKLOAD else work / file_suffix(workload)[1:]
 
 
 def _help(text: str, shown: bool) -> str:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli
-from bench.parity.options import safe_name
 from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
-from digitrec_core.workloads import DEFAULT_WORKLOAD
+from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix
 
 SHOWN_SEEDS = range(3, 9)
 
@@ -57,9 +56,7 @@ def plan(verdict: dict[str, Any], target: float = 0.95) -> dict[str, Any]:
 
 def latest_verdict(results_dir: Path, workload: str = DEFAULT_WORKLOAD) -> Path:
     """The newest parity verdict file of `workload` under `results_dir`/parity."""
-    pattern = (
-        "*-parity.json" if workload == DEFAULT_WORKLOAD else f"*-parity-{safe_name(workload)}.json"
-    )
+    pattern = f"*-parity{file_suffix(workload)}.json"
     found = sorted(Path(results_dir, "parity").glob(f"*/{pattern}"), key=lambda p: p.name)
     if not found:
         raise FileNotFoundError(

@@ -88,6 +88,7 @@ def run_checks(
     model_path: Path,
     *,
     is_trainer: bool,
+    workload: Workload | None = None,
     log=print,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run the three checks' training and prediction; return (record, arrays), nothing written.
@@ -100,7 +101,7 @@ def run_checks(
     from bench.parity import training
     from digitrec_core import train
 
-    workload = load_workload(config.workload)
+    workload = workload or load_workload(config.workload)  # a user's is passed in
     statistical = []
     for seed in range(config.seeds):
         model, run = statistical_run(data, seed, config.epochs, workload)
@@ -246,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         model_path,
         is_trainer=is_trainer,
+        workload=workload,
         log=print,
     )
     record = {

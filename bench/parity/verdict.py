@@ -33,7 +33,7 @@ from bench.parity.checks import (
 from bench.stats import FAIL, PASS
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_result
-from digitrec_core.workloads import DEFAULT_WORKLOAD, load_workload
+from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix, load_workload
 
 # What every backend's record must share for the verdict to compare like with like.
 MUST_AGREE = {
@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{check}: {record[check]['outcome']}: {record[check]['message']}")
     created = datetime.now(UTC)
     record = {**record, "created_utc": created.isoformat(), "machine": machine, "git": git_info()}
-    suffix = "" if workload.name == DEFAULT_WORKLOAD else f"-{options.safe_name(workload.name)}"
+    suffix = file_suffix(workload.name)
     path = write_result(record, parity_dir / f"{created:%Y%m%dT%H%M%SZ}-parity{suffix}.json")
     print(f"parity {record['outcome']}; verdict written to {path}")
     return 0 if record["passed"] else 1

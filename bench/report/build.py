@@ -101,6 +101,7 @@ def build_report(
         return relative(path, out.parent)
 
     parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), every_main)
     workload_sections = [
         workload_section(
             name,
@@ -110,10 +111,10 @@ def build_report(
             link,
             host_probes,
             parity_section.latest_verdicts(results_dir, warn_and_list, name),
+            failed_runs.verdict_notes(failures, name),
         )
         for name in names[1:]
     ]
-    failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), main)
     machine_verdicts = decision.decide(main, host_probes)
     parity_lines = {
         (v.machine, v.device): parity_section.parity_line(main, v.machine, v.device, verdicts)
@@ -129,7 +130,7 @@ def build_report(
         host_notes=host_notes,
         probes=host_probes,
         verdict_section=headline.render(
-            machine_verdicts, main, parity_lines, failed_runs.verdict_notes(failures)
+            machine_verdicts, main, parity_lines, failed_runs.verdict_notes(failures, names[0])
         ),
         failed_section=failed_runs.render(failures),
         matrix_section=headline.matrix(machine_verdicts),
@@ -170,6 +171,7 @@ def workload_section(
     link: Callable[[Path], str],
     host_probes: probes.Probes,
     verdicts: dict[str, dict[str, Any]],
+    failed: dict[tuple[str, str], list[str]],
 ) -> str:
     """A workload other than the default: its own verdict, tables and figures, one level down."""
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -190,7 +192,7 @@ def workload_section(
         )
     parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
     parts = [
-        headline.render(machine_verdicts, main, parity_lines),
+        headline.render(machine_verdicts, main, parity_lines, failed),
         markdown.training(main, aside, len(main) + len(aside), 0, figures, []),
         markdown.prediction(main, figures),
         markdown.profiles(main, host_probes),

@@ -6,22 +6,29 @@ import pandas as pd
 
 from bench.report.collect import parse_utc
 from bench.report.tables import to_markdown
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 
-def key_of(machine: str, backend: str, device: str, profile: str) -> tuple[str, str, str, str]:
-    return machine, backend, device, profile
+def failure_workload(record: dict[str, Any]) -> str:
+    """A failure's workload; records from before workloads were the MLP's."""
+    return record.get("workload") or DEFAULT_WORKLOAD
 
 
 def current_failures(failures: list[dict[str, Any]], main: pd.DataFrame) -> list[dict[str, Any]]:
-    """The failures no later successful group of the same backend, device and profile replaced."""
+    """The failures no later successful group of the same workload, backend, device and
+    profile replaced."""
     latest_success = {}
     for row in main[~main["quick"]].itertuples():
-        key = key_of(row.machine, row.backend, row.device, row.profile)
+        key = (row.workload, row.machine, row.backend, row.device, row.profile)
         latest_success[key] = max(latest_success.get(key, row.created_utc), row.created_utc)
     current = []
     for record in failures:
-        key = key_of(
-            record["machine"]["id"], record["backend"], record["device"], record["profile"]
+        key = (
+            failure_workload(record),
+            record["machine"]["id"],
+            record["backend"],
+            record["device"],
+            record["profile"],
         )
         when = parse_utc(str(record["created_utc"]))
         succeeded = latest_success.get(key)
@@ -30,10 +37,14 @@ def current_failures(failures: list[dict[str, Any]], main: pd.DataFrame) -> list
     return current
 
 
-def verdict_notes(failures: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
-    """Per (machine, device): one line per backend that failed there, for the verdict."""
+def verdict_notes(
+    failures: list[dict[str, Any]], workload: str = DEFAULT_WORKLOAD
+) -> dict[tuple[str, str], list[str]]:
+    """Per (machine, device): one line per backend that failed there, for `workload`'s verdict."""
     notes: dict[tuple[str, str], dict[str, str]] = {}
     for record in failures:
+        if failure_workload(record) != workload:
+            continue
         place = (record["machine"]["id"], record["device"])
         notes.setdefault(place, {})[record["backend"]] = (
             f"⚠ {record['backend']} ({record['profile']}) failed here ({record['status']}): "
@@ -49,6 +60,7 @@ def render(failures: list[dict[str, Any]]) -> str:
     rows = [
         {
             "machine": record["machine"]["id"],
+            "workload": failure_workload(record),
             "backend": record["backend"],
             "device": record["device"],
             "profile": record["profile"],
@@ -64,6 +76,6 @@ def render(failures: list[dict[str, Any]]) -> str:
         "Runs that wrote no result, as the suite recorded them (`results/failures/`): a backend "
         "that cannot be imported, a run stopped by `--timeout`, one killed from outside, one "
         "that refused its input or failed. A failure followed by a successful group of the "
-        "same machine, backend, device and profile is left out.",
+        "same workload, machine, backend, device and profile is left out.",
         to_markdown(pd.DataFrame(rows)),
     ])  # fmt: skip

@@ -29,7 +29,7 @@ from bench.host.machine import git_info, machine_info
 from bench.suite.child import DEFAULT_TIMEOUT, Outcome
 from bench.suite.failures import write_failure
 from bench.suite.repeats import DEFAULT_REPEATS, BackendUnavailable, run_repeats
-from bench.suite.tuning import settings_args, tuning_record
+from bench.suite.tuning import settings_args, tuning_record, workload_of
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
 from digitrec_core.results import write_result
 
@@ -136,6 +136,7 @@ def run_suite(args: argparse.Namespace, passthrough: list[str]) -> int:
             profile=profile,
             invocation=args.invocation,
             repeat_index=index,
+            workload=workload_of(passthrough),
         )
         log(f"failure recorded in {path}")
 

@@ -16,6 +16,7 @@ from typing import Any
 from bench.host.machine import git_info, machine_info
 from bench.suite.child import ERROR, INTERRUPTED, KILLED, NO_BACKEND, REFUSED, TIMEOUT, Outcome
 from digitrec_core.results import write_result
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 FIXES = {
     NO_BACKEND: "install the backend (pip install -e '.[<backend>]', or let nox -s bench do it) "
@@ -41,6 +42,7 @@ def write_failure(
     profile: str,
     invocation: str | None,
     repeat_index: int | None = None,
+    workload: str = DEFAULT_WORKLOAD,
 ) -> Path:
     """Record one failed run (atomically, never overwriting); return the record's path."""
     machine = machine_info()
@@ -53,6 +55,7 @@ def write_failure(
         "fix": fix,
         "returncode": outcome.returncode,
         "seconds": round(outcome.seconds, 3),
+        "workload": workload,
         "backend": backend,
         "device": device,
         "profile": profile,

@@ -22,6 +22,7 @@ from bench.suite.child import DEFAULT_TIMEOUT, NO_BACKEND
 from bench.suite.repeats import BackendUnavailable
 from digitrec_core.config import FRAMEWORK_DISTRIBUTION
 from digitrec_core.results import write_text_atomically
+from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix
 
 SEARCH_EPOCHS = 3
 SEARCH_TRAIN_SAMPLES = 15_000
@@ -190,12 +191,24 @@ def cache_applies(cached: Any, key: dict[str, Any], host_gflops: float | None) -
     return True, ""
 
 
+def workload_of(passthrough: list[str]) -> str:
+    """The --workload the runs were given (bench.run's option), else the default."""
+    workload = DEFAULT_WORKLOAD
+    for index, arg in enumerate(passthrough):
+        if arg == "--workload" and index + 1 < len(passthrough):
+            workload = passthrough[index + 1]
+        elif arg.startswith("--workload="):
+            workload = arg.split("=", 1)[1]
+    return workload
+
+
 def tuning_record(
     args: argparse.Namespace, passthrough: list[str], host_gflops: float | None, log
 ) -> dict[str, Any]:
     """The search's record: reused from the tuning cache when it applies, else searched."""
     key = search_key(args.backend, args.device, passthrough)
-    cache = Path(args.results_dir, "tuning", key["machine"], f"{args.backend}-{args.device}.json")
+    name = f"{args.backend}-{args.device}{file_suffix(workload_of(passthrough))}.json"
+    cache = Path(args.results_dir, "tuning", key["machine"], name)
     if cache.exists() and not args.retune:
         try:
             cached = json.loads(cache.read_text())

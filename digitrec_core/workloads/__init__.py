@@ -5,6 +5,7 @@ convnet"). A user's own: "package.module:name", naming a `Workload` object in th
 """
 
 import importlib
+import re
 
 from digitrec_core.workloads.base import (
     Tolerances,
@@ -18,6 +19,13 @@ from digitrec_core.workloads.mlp import MLP
 
 BUILT_IN = {workload.name: workload for workload in (MLP, CONVNET)}
 DEFAULT_WORKLOAD = MLP.name
+
+
+def file_suffix(name: str) -> str:
+    """ "" for the default workload, else "-<name>" safe in a file name (for per-workload files)."""
+    if name == DEFAULT_WORKLOAD:
+        return ""
+    return "-" + re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 def load_workload(spec: str) -> Workload:
@@ -52,5 +60,6 @@ __all__ = [
     "WorkloadError",
     "check_workload",
     "definition_sha256",
+    "file_suffix",
     "load_workload",
 ]
