@@ -32,7 +32,7 @@ def test_each_workload_gets_its_own_verdict_from_its_own_runs(tmp_path, monkeypa
     mlp_part, convnet_part = report.split("## Workload: convnet")
     assert "`convnet` each have a section of their own" in mlp_part
     assert "### Verdict" in convnet_part
-    assert "No `nox -s parity -- --workload convnet` verdict on this machine yet" in convnet_part
+    assert "no `nox -s parity -- --workload convnet` verdict for this machine yet" in convnet_part
 
     def steady_winner(part: str) -> str:
         verdict = part.split("Verdict", 1)[1]

@@ -112,6 +112,7 @@ def build_report(
             host_probes,
             parity_section.latest_verdicts(results_dir, warn_and_list, name),
             failed_runs.verdict_notes(failures, name),
+            int((collection.runs["workload"] == name).sum()),
         )
         for name in names[1:]
     ]
@@ -123,7 +124,7 @@ def build_report(
     text = render(
         main=main,
         aside=aside,
-        runs_found=len(collection.runs),
+        runs_found=int((collection.runs["workload"] == names[0]).sum()),
         skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
         other_skipped=other_skipped,
         figures=figures,
@@ -172,28 +173,27 @@ def workload_section(
     host_probes: probes.Probes,
     verdicts: dict[str, dict[str, Any]],
     failed: dict[tuple[str, str], list[str]],
+    runs_found: int,
 ) -> str:
     """A workload other than the default: its own verdict, tables and figures, one level down."""
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, _ = draw_figures(main, figures_dir, figures_dir, None)
     figures = relink(figures, figures_dir, link)
-    description = next(
-        (get(result, "workload.description") for result in [*main["result"], *aside["result"]]),
-        "",
-    )
-    no_parity = f"No `nox -s parity -- --workload {name}` verdict on this machine yet."
+    results = [*main["result"], *aside["result"]]
+    description = next((get(result, "workload.description") for result in results), "")
+    spec = next((get(result, "workload.spec") for result in results), name)
     machine_verdicts = decision.decide(main, host_probes)
-    parity_lines = {}
-    for v in machine_verdicts:
-        line, outcome = parity_section.parity_line(main, v.machine, v.device, verdicts)
-        parity_lines[(v.machine, v.device)] = (
-            line if v.machine in verdicts else f"{line} {no_parity}".strip(),
-            outcome,
+    command = f"nox -s parity -- --workload {spec}"
+    parity_lines = {
+        (v.machine, v.device): parity_section.parity_line(
+            main, v.machine, v.device, verdicts, command
         )
+        for v in machine_verdicts
+    }
     parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
     parts = [
         headline.render(machine_verdicts, main, parity_lines, failed),
-        markdown.training(main, aside, len(main) + len(aside), 0, figures, []),
+        markdown.training(main, aside, runs_found, 0, figures, []),
         markdown.prediction(main, figures),
         markdown.profiles(main, host_probes),
         parity_section.render(main, verdicts, parity_links),

@@ -174,7 +174,11 @@ def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
 
 
 def parity_line(
-    main: pd.DataFrame, machine: str, device: str, verdicts: dict[str, dict[str, Any]]
+    main: pd.DataFrame,
+    machine: str,
+    device: str,
+    verdicts: dict[str, dict[str, Any]],
+    command: str = "nox -s parity",
 ) -> tuple[str, str | None]:
     """One line on accuracy parity for a machine and device, and the statistical outcome.
 
@@ -206,7 +210,7 @@ def parity_line(
         )
         outcome = outcome or verdict["outcome"]
     if record is None:
-        parts.append("no `nox -s parity` verdict for this machine yet (run `nox -s parity`)")
+        parts.append(f"no `{command}` verdict for this machine yet (run `{command}`)")
     tolerance = f"±{ACCURACY_TOLERANCE * 100:.1f} pp"
     return f"**Accuracy parity** (equivalence within {tolerance}): " + "; ".join(parts) + ".", (
         None if outcome is None else str(outcome)
