@@ -18,7 +18,7 @@ from typing import Any
 
 from bench import cli
 from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
-from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix
+from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix, load_workload
 
 SHOWN_SEEDS = range(3, 9)
 
@@ -65,11 +65,14 @@ def latest_verdict(results_dir: Path, workload: str = DEFAULT_WORKLOAD) -> Path:
     return found[-1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.parity.power", description=__doc__.split("\n")[0]
+def parse_verdict_choice(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """A verdict file (default: the workload's latest) and the pass-rate target."""
+    parser.add_argument("verdict", nargs="?", type=Path, help="a *-parity*.json verdict file")
+    parser.add_argument(
+        "--workload", default=DEFAULT_WORKLOAD, help="whose latest verdict (default mlp)"
     )
-    parser.add_argument("verdict", nargs="?", type=Path, help="a *-parity.json verdict file")
     cli.add_results_dir(parser)
     parser.add_argument(
         "--target",
@@ -80,10 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.target < 1:
         parser.error(f"--target is a probability strictly between 0 and 1, got {args.target}")
+    return args
+
+
+def chosen_verdict(args: argparse.Namespace) -> Path:
+    """The verdict file given, else the newest of the workload's."""
+    return args.verdict or latest_verdict(args.results_dir, load_workload(args.workload).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.parity.power", description=__doc__.split("\n")[0]
+    )
+    args = parse_verdict_choice(parser, argv)
     try:
-        path = args.verdict or latest_verdict(args.results_dir)
+        path = chosen_verdict(args)
         result = plan(json.loads(path.read_text()), args.target)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # WorkloadError is a ValueError
         print(
             f"error: cannot plan from {args.verdict or args.results_dir}: {exc!r}; give a "
             "*-parity.json verdict written by nox -s parity",

@@ -23,14 +23,12 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
-from bench import cli
 from bench.parity import options
-from bench.parity.power import latest_verdict
+from bench.parity.power import chosen_verdict, parse_verdict_choice
 from bench.stats import ALPHA, sd_upper_bound, seeds_for_power, tost_power
-from digitrec_core.workloads import DEFAULT_WORKLOAD, WorkloadError, load_workload
+from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 MARGIN_STEP = 0.001
 MAX_MARGIN = 0.05
@@ -105,29 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.parity.tolerances", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("verdict", nargs="?", type=Path, help="a *-parity*.json verdict file")
-    parser.add_argument("--workload", default=DEFAULT_WORKLOAD, help="default mlp")
-    cli.add_results_dir(parser)
     parser.add_argument(
         "--seeds",
         type=int,
         default=options.DEFAULT_SEEDS,
         help=f"seeds the parity check will run (default {options.DEFAULT_SEEDS})",
     )
-    parser.add_argument(
-        "--target",
-        type=float,
-        default=0.95,
-        help="how often identical backends must pass all pairs together (default 0.95)",
-    )
-    args = parser.parse_args(argv)
-    if not 0 < args.target < 1:
-        parser.error(f"--target is a probability strictly between 0 and 1, got {args.target}")
+    args = parse_verdict_choice(parser, argv)
     try:
-        name = load_workload(args.workload).name
-        path = args.verdict or latest_verdict(args.results_dir, name)
+        path = chosen_verdict(args)
         proposal = propose(json.loads(path.read_text()), args.seeds, args.target)
-    except (OSError, ValueError, KeyError, TypeError, WorkloadError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # WorkloadError is a ValueError
         print(
             f"error: cannot propose tolerances from {args.verdict or args.results_dir}: {exc}; "
             f"run nox -s parity -- --workload {args.workload} first",
