@@ -33,7 +33,7 @@ def test_noisier_seeds_need_a_wider_margin():
 
 
 @pytest.mark.parametrize(
-    ("measured", "proposed"), [(2e-6, 1e-5), (3e-6, 1e-4), (0.0, 1e-5), (4e-4, 1e-2)]
+    ("measured", "proposed"), [(2e-6, 1e-5), (3e-6, 1e-4), (0.0, 1e-5), (4e-5, 1e-3), (4e-4, None)]
 )
 def test_lockstep_tolerance_is_headroom_over_the_measurement_rounded_to_a_power_of_ten(
     measured, proposed

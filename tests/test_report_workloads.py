@@ -30,7 +30,7 @@ def test_each_workload_gets_its_own_verdict_from_its_own_runs(tmp_path, monkeypa
     report = build_report(results, warn=lambda _: None, test_set=None).read_text()
 
     mlp_part, convnet_part = report.split("## Workload: convnet")
-    assert "`convnet` each have a section of their own" in mlp_part
+    assert "`convnet` has a section of its own" in mlp_part
     assert "### Verdict" in convnet_part
     assert "no `nox -s parity -- --workload convnet` verdict for this machine yet" in convnet_part
 

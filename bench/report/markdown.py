@@ -96,7 +96,12 @@ def intro(runs_dir: str, generated: datetime, workloads: Sequence[str] = ("mlp",
         workload_line = (
             f" Everything up to the workload sections is about `{first}`; "
             + ", ".join(f"`{name}`" for name in others)
-            + " each have a section of their own (**Workload: …**), with their own verdict."
+            + (
+                " has a section of its own"
+                if len(others) == 1
+                else " each have a section of their own"
+            )
+            + " (**Workload: …**), with its own verdict."
         )
     elif first != "mlp":
         workload_line = f" This report is about the workload `{first}`."

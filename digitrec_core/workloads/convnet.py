@@ -49,6 +49,11 @@ CONVNET = Workload(
     prepare_images=scale_with_channel,
     epochs=3,
     batch_size=128,
-    # The MLP's until measured for the convnet (python -m bench.parity.tolerances).
-    tolerances=Tolerances(),
+    # Measured on the 2-core Intel host (nox -s parity -- --workload convnet, 5 seeds): paired
+    # accuracy sd 0.00100, as the MLP's 0.00096, so the MLP's ±0.4 pp margin and 5 seeds stand
+    # (bench.parity.tolerances plans ±0.6 pp for both from 5 seeds alone; the MLP's came from
+    # 12). Predict everywhere agrees to 1.2e-6, within 1e-5. Lockstep does NOT hold: the
+    # backends' weights are 1.2e-2 apart after one epoch, so no tolerance is set for it (one
+    # that wide would catch no bug) and the lockstep check fails until the cause is known.
+    tolerances=Tolerances(accuracy=0.004, lockstep=1e-5, predict=1e-5),
 )
