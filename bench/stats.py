@@ -7,6 +7,8 @@
 - `ratio_ci`, `compare_speed`: a speed ratio with its interval, and FASTER / SLOWER / SAME /
   INCONCLUSIVE from significance plus a minimum effect; `faster_power`: how often it finds a
   true speed-up.
+- `sequential_confidence`, `rounds_to_decide`: the interval level that keeps a verdict looked
+  at after every round honest, and how many rounds would likely decide a paired margin.
 """
 
 import math
@@ -22,6 +24,8 @@ MIN_SEEDS = 3  # fewer seeds leave the paired sd too uncertain for any verdict
 DECIDING_POWER = 0.80  # "would likely decide it": the seeds at which a decision has this chance
 MIN_SPEED_EFFECT = 0.05  # a speed ratio within 5% of 1 is never called faster or slower
 MAX_SEEDS_SUGGESTED = 1000
+MAX_ROUNDS_SUGGESTED = 100
+CONFIDENCE = 0.95  # every speed interval, per verdict (per look, spread over the looks)
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 FASTER, SLOWER, SAME = "FASTER", "SLOWER", "SAME"
@@ -323,15 +327,17 @@ def compare_speed(
     *,
     paired: bool = False,
     min_effect: float = MIN_SPEED_EFFECT,
+    confidence: float = CONFIDENCE,
 ) -> dict[str, Any]:
     """FASTER, SLOWER, SAME or INCONCLUSIVE for `candidate` against `baseline` (times).
 
-    FASTER (SLOWER) needs significance and a minimum effect: the 95% interval of the ratio
-    excludes 1 and the ratio is at least 1 + `min_effect` (at most 1 / (1 + `min_effect`)).
-    SAME: the whole interval lies within [1 / (1 + min_effect), 1 + min_effect].
-    Otherwise, or without an interval, INCONCLUSIVE.
+    FASTER (SLOWER) needs significance and a minimum effect: the interval of the ratio (95%,
+    or `confidence` where a sequential design spreads 5% over several looks) excludes 1 and
+    the ratio is at least 1 + `min_effect` (at most 1 / (1 + `min_effect`)). SAME: the whole
+    interval lies within [1 / (1 + min_effect), 1 + min_effect]. Otherwise, or without an
+    interval, INCONCLUSIVE.
     """
-    found = ratio_ci(baseline, candidate, paired=paired)
+    found = ratio_ci(baseline, candidate, paired=paired, confidence=confidence)
     ratio, ci = found["ratio"], found["ci95"]
     bound = 1 + min_effect
     if ci is None:
@@ -344,4 +350,58 @@ def compare_speed(
         outcome = SAME
     else:
         outcome = INCONCLUSIVE
-    return {**found, "min_effect": min_effect, "outcome": outcome}
+    return {**found, "min_effect": min_effect, "confidence": confidence, "outcome": outcome}
+
+
+# --- Looking after every round: a sequential design ----------------------------------------
+
+
+def sequential_confidence(
+    min_rounds: int, max_rounds: int, confidence: float = CONFIDENCE
+) -> float:
+    """The interval level of each look when a verdict is looked at after every round.
+
+    The suite looks after round `min_rounds`, and after every round up to `max_rounds`; a look
+    that decides stops it. Testing each look at 95% would call a true tie FASTER or SLOWER
+    more often than 5% of the time, so the 5% is spread over the looks the cap allows
+    (Bonferroni): each look reads a 1 - 0.05 / looks interval. One look is the plain 95%.
+    """
+    if not 1 <= min_rounds <= max_rounds:
+        raise ValueError(
+            f"rounds must satisfy 1 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}"
+        )
+    looks = max_rounds - min_rounds + 1
+    return 1 - (1 - confidence) / looks
+
+
+def rounds_to_decide(
+    log_ratios: Sequence[float],
+    min_rounds: int,
+    *,
+    min_effect: float = MIN_SPEED_EFFECT,
+    power: float = DECIDING_POWER,
+    max_rounds: int = MAX_ROUNDS_SUGGESTED,
+) -> int | None:
+    """Rounds that would likely (80%) decide a paired margin with the cap set to that number.
+
+    Takes the observed mean and sd of the per-round log ratios as the truth, and the level
+    `sequential_confidence(min_rounds, n)` for the interval's half-width h. FASTER / SLOWER
+    needs the mean beyond both h and the minimum effect; SAME needs the mean plus h inside
+    the minimum effect; the chance of either is taken as normal. None when no count up to
+    `max_rounds` does it (a true ratio at the 5% boundary itself never decides).
+    """
+    d = _finite_samples(log_ratios, "log_ratios")
+    if d.size < 2:
+        return None
+    mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
+    effect = math.log1p(min_effect)
+    if sd == 0:
+        return max(min_rounds, int(d.size)) if mean != effect else None
+    for n in range(max(min_rounds, 2), max_rounds + 1):
+        level = sequential_confidence(min_rounds, n)
+        se = sd / math.sqrt(n)
+        half = stats.t.ppf(0.5 + level / 2, n - 1) * se
+        margin = mean - max(half, effect) if mean >= effect else effect - mean - half
+        if stats.norm.cdf(margin / se) >= power:
+            return n
+    return None

@@ -25,7 +25,7 @@ BACKEND_MODULES = {"keras", "tensorflow", "jax", "torch"}
         "bench.parity.verdict",
         "bench.parity.power",
         "bench.report.build",
-        "bench.report.decision",
+        "bench.analysis.decision",
         "bench.report.headline",
         "bench.report.samples",
         "bench.compare.__main__",

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from matplotlib import image
 
-from bench.report import NoResultsError, build_report
-from bench.report.__main__ import main
-from bench.report.collect import (
+from bench.analysis.collect import (
     collect_runs,
     same_random_sample,
     select_latest,
     short_labels,
     split_quick,
 )
+from bench.report import NoResultsError, build_report
+from bench.report.__main__ import main
 from tests.report_fixtures import (
     GPU_MACHINE,
     MACHINE,

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from bench.analysis.collect import add_labels, collect_runs, select_latest
 from bench.report import build_report, markdown, speed
-from bench.report.collect import add_labels, collect_runs, select_latest
 from bench.stats import compare_speed, describe
 from tests.report_fixtures import (
     make_group,

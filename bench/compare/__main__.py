@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from bench import cli
+from bench.analysis.collect import NoResultsError
 from bench.compare.matching import compare_sides, read_side
 from bench.compare.table import markdown, record, regression_line, summary_line, table
 from bench.report.build import warn_on_stderr
-from bench.report.collect import NoResultsError
 from bench.stats import MIN_SPEED_EFFECT
 from digitrec_core.results import write_text_atomically
 

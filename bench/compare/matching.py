@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis.collect import GROUP_KEYS, get, read_runs, select_latest
+from bench.analysis.hosts import Probes, invocation_of, load_probes
+from bench.analysis.measures import THROUGHPUT, values
 from bench.compare.changes import VERDICTS, accuracy_change, speed_change
 from bench.host.gemm_probe import speeds_differ
-from bench.report.collect import GROUP_KEYS, get, read_runs, select_latest
-from bench.report.probes import Probes, invocation_of, load_probes
-from bench.report.speed import THROUGHPUT, values
 from bench.stats import MIN_SPEED_EFFECT, geometric_mean
 
 

@@ -3,7 +3,7 @@
 Reads only result files (through `digitrec_core.results`) and never imports a Keras backend.
 """
 
+from bench.analysis.collect import NoResultsError
 from bench.report.build import build_report
-from bench.report.collect import NoResultsError
 
 __all__ = ["NoResultsError", "build_report"]

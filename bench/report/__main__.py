@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from bench import cli
+from bench.analysis.collect import NoResultsError
 from bench.report.build import build_report
-from bench.report.collect import NoResultsError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

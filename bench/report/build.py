@@ -11,8 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis import decision
+from bench.analysis.collect import (
+    add_labels,
+    get,
+    read_runs,
+    same_random_sample,
+    select_latest,
+    short_labels,
+    split_quick,
+)
+from bench.analysis.hosts import Probes, load_probes
+from bench.analysis.measures import median_of, stats_of
 from bench.report import (
-    decision,
     environment,
     failed_runs,
     headline,
@@ -23,19 +34,10 @@ from bench.report import (
     selfchecks,
 )
 from bench.report import figures as plots
-from bench.report.collect import (
-    add_labels,
-    get,
-    read_runs,
-    same_random_sample,
-    select_latest,
-    short_labels,
-    split_quick,
-)
 from bench.report.html import to_html
 from bench.report.markdown import Figures, render
 from bench.report.samples import TestSet, find_disagreements, load_test_set
-from bench.report.speed import median_of, stats_of, throughput_curves
+from bench.report.speed import throughput_curves
 from bench.suite.failures import read_failures
 from digitrec_core.results import decode_images, write_text_atomically
 from digitrec_core.workloads import DEFAULT_WORKLOAD
@@ -89,7 +91,7 @@ def build_report(
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent, test_set)
     verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, names[0])
-    host_probes = probes.load_probes(results_dir, warn_and_list)
+    host_probes = load_probes(results_dir, warn_and_list)
     host_notes = [
         note
         for _, groups in main.groupby("machine", sort=False)
@@ -170,7 +172,7 @@ def workload_section(
     aside: pd.DataFrame,
     figures_dir: Path,
     link: Callable[[Path], str],
-    host_probes: probes.Probes,
+    host_probes: Probes,
     verdicts: dict[str, dict[str, Any]],
     failed: dict[tuple[str, str], list[str]],
     runs_found: int,

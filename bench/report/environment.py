@@ -4,7 +4,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.collect import get
+from bench.analysis.collect import get
 from bench.report.tables import MISSING, fmt, to_markdown
 
 

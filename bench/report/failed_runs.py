@@ -4,7 +4,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.collect import parse_utc
+from bench.analysis.collect import parse_utc
 from bench.report.tables import to_markdown
 from digitrec_core.workloads import DEFAULT_WORKLOAD
 

@@ -2,10 +2,9 @@
 
 import pandas as pd
 
-from bench.parity.checks import ACCURACY_TOLERANCE
-from bench.report import decision
-from bench.report.collect import BACKEND_ORDER
-from bench.report.decision import (
+from bench.analysis import decision
+from bench.analysis.collect import BACKEND_ORDER
+from bench.analysis.decision import (
     SCOPES,
     TASKS,
     TIME_TO_MODEL,
@@ -15,6 +14,7 @@ from bench.report.decision import (
     TaskVerdict,
     display,
 )
+from bench.parity.checks import ACCURACY_TOLERANCE
 from bench.report.tables import MISSING, to_markdown
 from bench.stats import MIN_SPEED_EFFECT, SAME
 

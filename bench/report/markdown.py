@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.collect import get
+from bench.analysis.hosts import Probes
 from bench.report import environment, speed, tables
 from bench.report import profiles as profile_tables
-from bench.report.collect import get
-from bench.report.probes import Probes
 from bench.report.samples import Disagreements
 from bench.stats import MIN_SPEED_EFFECT
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.collect import BACKEND_ORDER, Skipped
+from bench.analysis.collect import BACKEND_ORDER, Skipped
 from bench.report.tables import to_markdown
 
 CALLS = {"train_on_batch": "train step", "predict_on_batch": "predict"}

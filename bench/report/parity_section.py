@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis.collect import get
+from bench.analysis.measures import values
 from bench.parity.checks import ACCURACY_TOLERANCE, statistical_verdict
 from bench.report import figures as plots
-from bench.report.collect import get
-from bench.report.speed import values
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import MIN_SEEDS
 from digitrec_core.workloads import DEFAULT_WORKLOAD

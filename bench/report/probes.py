@@ -1,73 +1,19 @@
 """Host speed and the roofline: the neutral GEMM probes, one peak per machine and invocation."""
 
-import json
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from bench.host.gemm_probe import HOST_SPEED_TOLERANCE, host_gflops, speeds_differ
-from bench.report.collect import get
-from bench.report.speed import NAME_COLUMNS, median_of, name_columns
+from bench.analysis.collect import get
+from bench.analysis.hosts import Probes, invocation_of
+from bench.analysis.measures import median_of
+from bench.host.gemm_probe import HOST_SPEED_TOLERANCE, speeds_differ
+from bench.report.speed import NAME_COLUMNS, name_columns
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.run.roofline import PEAK_RULE, machine_peak, percent_of_peak
 
 HOST_SPEED_FLAG = "⚠ host speed differs"
-
-
-@dataclass
-class Probes:
-    """Every readable neutral-probe record, by (machine id, invocation id)."""
-
-    by_invocation: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
-
-    def records(self, machine: str, invocation: str | None) -> list[dict[str, Any]]:
-        return self.by_invocation.get((machine, invocation), []) if invocation else []
-
-    def host_gflops(self, machine: str, invocation: str | None) -> float | None:
-        """The host's speed in an invocation: its best neutral 2048² rate (None: unmeasured).
-
-        The best, because other work on the machine can only slow a probe down.
-        """
-        rates = self.rates(machine, invocation)
-        return max(rates) if rates else None
-
-    def rates(self, machine: str, invocation: str | None) -> list[float]:
-        """The neutral 2048² rates measured in an invocation."""
-        found = [host_gflops(record["probe"]) for record in self.records(machine, invocation)]
-        return [rate for rate in found if rate]
-
-    def changed_during(self, machine: str, invocation: str | None) -> bool:
-        """Whether the neutral rate moved by more than the tolerance within the invocation."""
-        return speeds_differ(self.rates(machine, invocation))
-
-
-def load_probes(results_dir: Path, warn: Callable[[str], None]) -> Probes:
-    """Read <results_dir>/probes/*/*.json; unreadable or incomplete ones are warned about."""
-    probes = Probes()
-    for path in sorted(Path(results_dir, "probes").glob("*/*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            key = (record["machine"]["id"], record["invocation"])
-            rate = record["probe"]["square_gflops"]
-            if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
-                raise ValueError(f"probe.square_gflops is {rate!r}")
-            if not all(isinstance(part, str) for part in key):
-                raise ValueError(f"machine id and invocation must be text, got {key!r}")
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            warn(f"skipped probe record {path}: {exc!r}")
-            continue
-        probes.by_invocation.setdefault(key, []).append(record)
-    return probes
-
-
-def invocation_of(row: Any) -> str | None:
-    """A group's invocation id, when all its runs share one (None otherwise)."""
-    found = {get(result, "invocation.id") for result in row.group_runs}
-    return found.pop() if len(found) == 1 and None not in found else None
 
 
 def group_peak(row: Any, all_runs: pd.DataFrame, probes: Probes) -> tuple[float | None, str]:
@@ -120,12 +66,6 @@ def host_speed_notes(groups: pd.DataFrame, probes: Probes) -> list[str]:
             "invocation): comparisons with the other groups assume the same host."
         )
     return notes
-
-
-def comparable(rows: Iterable[Any], probes: Probes) -> bool:
-    """Whether these groups' hosts were measured alike: no two rates more than 10% apart."""
-    rates = [probes.host_gflops(row.machine, invocation_of(row)) for row in rows]
-    return not speeds_differ([rate for rate in rates if rate])
 
 
 def roofline_table(groups: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes) -> str | None:

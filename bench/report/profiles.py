@@ -5,11 +5,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.collect import get
-from bench.report.probes import HOST_SPEED_FLAG, Probes, comparable, invocation_of
-from bench.report.speed import THROUGHPUT, bulk_batch, median_of, values
+from bench.analysis.collect import get
+from bench.analysis.hosts import Probes, comparable
+from bench.analysis.measures import THROUGHPUT, bulk_batch, median_of
+from bench.analysis.pairing import gain
+from bench.report.probes import HOST_SPEED_FLAG
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.stats import FASTER, SAME, SLOWER, compare_speed
+from bench.stats import FASTER, SAME, SLOWER
 
 CHOSEN = "**✓**"
 TUNED_COLUMNS = [
@@ -23,43 +25,6 @@ TUNED_COLUMNS = [
     "bulk predict gain",
     "for the documented job",
 ]
-
-
-def paired_by_repeat(default: Any, tuned: Any) -> bool:
-    """Whether run i of each profile ran side by side (bench.suite interleaves them)."""
-    runs = [*default.group_runs, *tuned.group_runs]
-    return (
-        len(default.group_runs) == len(tuned.group_runs)
-        and all(get(result, "repeat.interleaved") for result in runs)
-        and invocation_of(default) is not None
-        and invocation_of(default) == invocation_of(tuned)
-    )
-
-
-def by_repeat(row: Any, dotted: str) -> list[float] | None:
-    """The group's values at `dotted` in repeat order; None if any run lacks one."""
-    ordered = sorted(row.group_runs, key=lambda result: get(result, "repeat.index") or 0)
-    found = values(ordered, dotted)
-    return found if len(found) == len(ordered) else None
-
-
-def paired_samples(default: Any, tuned: Any, dotted: str) -> tuple[list[float], list[float], bool]:
-    """Both groups' values at `dotted`, in repeat order and paired where they were interleaved."""
-    if paired_by_repeat(default, tuned):
-        base, candidate = by_repeat(default, dotted), by_repeat(tuned, dotted)
-        if base is not None and candidate is not None:
-            return base, candidate, True
-    return values(default.group_runs, dotted), values(tuned.group_runs, dotted), False
-
-
-def gain(default: Any, tuned: Any, dotted: str, *, rate: bool = False) -> dict[str, Any] | None:
-    """How many times faster tuned is than default at `dotted`: ratio, interval, verdict."""
-    base, candidate, paired = paired_samples(default, tuned, dotted)
-    if rate:
-        base, candidate = [1 / v for v in base if v > 0], [1 / v for v in candidate if v > 0]
-    if not base or not candidate or (paired and len(base) != len(candidate)):
-        return None
-    return compare_speed(base, candidate, paired=paired)
 
 
 def gain_cell(found: dict[str, Any] | None) -> str:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.analysis.collect import get
 from bench.cli import DATA_DIR_ENV
-from bench.report.collect import get
 from digitrec_core.data import load_mnist
 from digitrec_core.idx import DataFileError
 

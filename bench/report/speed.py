@@ -4,34 +4,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.collect import get
+from bench.analysis.collect import get
+from bench.analysis.measures import THROUGHPUT, bulk_batch, median_of, stats_of, values
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import MIN_SPEED_EFFECT, describe
 
 NOISY = "⚠ noisy"
 NAME_COLUMNS = ("machine", "backend", "device", "profile")
-THROUGHPUT = "timings.predict_throughput_samples_per_second"
-
-
-def values(group_runs: list[dict[str, Any]], dotted: str) -> list[float]:
-    """The numbers at `dotted` across a group's runs (missing ones left out).
-
-    Runs come from `collect`, which skips any file holding a NaN or infinity.
-    """
-    found = [get(result, dotted) for result in group_runs]
-    return [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
-
-
-def stats_of(group_runs: list[dict[str, Any]], dotted: str) -> dict[str, Any] | None:
-    """`describe` of the values at `dotted` across a group's runs; None if there are none."""
-    found = values(group_runs, dotted)
-    return describe(found) if found else None
-
-
-def median_of(group_runs: list[dict[str, Any]], dotted: str) -> float | None:
-    """The median across a group's runs of the value at `dotted`; None if there is none."""
-    stats = stats_of(group_runs, dotted)
-    return None if stats is None else stats["median"]
 
 
 def accuracy_cell(accuracies: list[float]) -> str:
@@ -103,14 +82,6 @@ def training_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
         })  # fmt: skip
     frame = pd.DataFrame(rows)
     return to_markdown(frame, [c for c in frame.columns if c not in NAME_COLUMNS]), notes
-
-
-def bulk_batch(group_runs: list[dict[str, Any]]) -> str | None:
-    """The largest predict batch size every run of the group measured (as the JSON key)."""
-    sizes = [set((get(result, THROUGHPUT) or {}).keys()) for result in group_runs]
-    common = set.intersection(*sizes) if sizes else set()
-    numeric = [size for size in common if str(size).isdigit()]
-    return max(numeric, key=int) if numeric else None
 
 
 def bulk_rate(runs: list[dict[str, Any]]) -> tuple[float | None, str | None]:

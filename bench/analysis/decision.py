@@ -1,10 +1,12 @@
 """The decision layer: per machine and device, which backend wins each task, by how much, how sure.
 
 Every margin is a ratio of geometric means across a group's runs with a 95% interval
-(`bench.stats.compare_speed`, unpaired: backends run one after another, not interleaved). A
-winner is only called one where the interval excludes 1 and the margin is at least
-MIN_SPEED_EFFECT; otherwise the two are a *tie*, decided (the whole interval within the
-minimum effect) or undecided (the data cannot tell; the verdict says what to run).
+(`bench.stats.compare_speed`): paired by round where the two groups ran side by side in one
+invocation's rounds (`bench.analysis.pairing`), at the level its sequential design sets, and
+unpaired (Welch) otherwise. A winner is only called one where the interval excludes 1 and the
+margin is at least MIN_SPEED_EFFECT; otherwise the two are a *tie*, decided (the whole
+interval within the minimum effect) or undecided (the data cannot tell; the verdict says
+what to run). The suite reads the same margins after every round to decide when to stop.
 """
 
 import math
@@ -15,10 +17,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from bench.report.probes import Probes, comparable, invocation_of
-from bench.report.profiles import gain
-from bench.report.speed import THROUGHPUT, bulk_batch, stats_of, values
-from bench.stats import DECIDING_POWER, FASTER, SAME, SLOWER, compare_speed, geometric_mean
+from bench.analysis.collect import get
+from bench.analysis.hosts import Probes, comparable, invocation_of
+from bench.analysis.measures import THROUGHPUT, bulk_batch, stats_of, values
+from bench.analysis.pairing import confidence_of, gain, paired_samples
+from bench.stats import (
+    DECIDING_POWER,
+    FASTER,
+    SAME,
+    SLOWER,
+    compare_speed,
+    geometric_mean,
+    rounds_to_decide,
+)
 
 MAX_REPEATS_SUGGESTED = 100
 DISPLAY = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "torch"}
@@ -56,12 +67,18 @@ def display(backend: str) -> str:
     return DISPLAY.get(backend, backend)
 
 
+def task_key(group_runs: list[dict[str, Any]], task: Task) -> str | None:
+    """Where the runs record `task`: bulk prediction at the largest batch all of them measured."""
+    if task.dotted != THROUGHPUT:
+        return task.dotted
+    size = bulk_batch(group_runs)
+    return None if size is None else f"{THROUGHPUT}.{size}"
+
+
 def task_values(group_runs: list[dict[str, Any]], task: Task) -> list[float]:
     """The group's per-run measurements of `task`, in the task's unit (missing ones left out)."""
-    if task.dotted != THROUGHPUT:
-        return values(group_runs, task.dotted)
-    size = bulk_batch(group_runs)
-    return [] if size is None else values(group_runs, f"{THROUGHPUT}.{size}")
+    dotted = task_key(group_runs, task)
+    return [] if dotted is None else values(group_runs, dotted)
 
 
 def as_times(measured: list[float], task: Task) -> list[float]:
@@ -98,7 +115,9 @@ class Margin:
     ratio: float
     ci: list[float] | None
     outcome: str  # FASTER: a real win; SAME: a decided tie; otherwise an undecided tie
-    repeats_to_decide: int | None
+    repeats_to_decide: int | None  # paired: rounds (the cap to set); else runs per group
+    paired: bool = False
+    confidence: float = 0.95
 
     @property
     def decisive(self) -> bool:
@@ -165,17 +184,43 @@ def repeats_to_decide(slower: list[float], faster: list[float]) -> int | None:
     return max(3, needed) if needed <= MAX_REPEATS_SUGGESTED else None
 
 
-def margin_over(winner: Candidate, other: Candidate) -> Margin:
-    """The winner's margin over `other`: other / winner cost, its interval and verdict."""
-    found = compare_speed(other.times, winner.times)
+def margin_over(winner: Candidate, other: Candidate, task: Task) -> Margin:
+    """The winner's margin over `other`: other / winner cost, its interval and verdict.
+
+    Paired by round where the two groups ran side by side (`bench.analysis.pairing`).
+    """
+    dotted = task_key([*winner.row.group_runs, *other.row.group_runs], task)
+    slow, fast, paired = (
+        paired_samples(other.row, winner.row, dotted) if dotted else ([], [], False)
+    )
+    slow, fast = as_times(slow, task), as_times(fast, task)
+    if not paired or not slow or len(slow) != len(fast):
+        slow, fast, paired = other.times, winner.times, False
+    confidence = confidence_of(other.row, winner.row, paired)
+    found = compare_speed(slow, fast, paired=paired, confidence=confidence)
     decided = found["outcome"] in (FASTER, SAME)
+    if decided:
+        needed = None
+    elif paired:
+        needed = rounds_to_decide(np.log(slow) - np.log(fast), min_rounds_of(winner.row, other.row))
+    else:
+        needed = repeats_to_decide(slow, fast)
     return Margin(
         other=other,
         ratio=found["ratio"],
         ci=found["ci95"],
         outcome=found["outcome"],
-        repeats_to_decide=None if decided else repeats_to_decide(other.times, winner.times),
+        repeats_to_decide=needed,
+        paired=paired,
+        confidence=confidence,
     )
+
+
+def min_rounds_of(*rows: Any) -> int:
+    """The fewest rounds the groups' sequential design ran before its first look (default 3)."""
+    found = {get(result, "repeat.min_rounds") for row in rows for result in row.group_runs}
+    value = found.pop() if len(found) == 1 else None
+    return value if isinstance(value, int) and value >= 1 else 3
 
 
 def tuned_job_gains(groups: pd.DataFrame) -> dict[str, str]:
@@ -236,7 +281,7 @@ def decide_task(
     if not comparable([candidate.row for candidate in candidates], probes):
         verdict.problem = "hosts of different speed"
         return verdict
-    verdict.margins = [margin_over(candidates[0], other) for other in candidates[1:]]
+    verdict.margins = [margin_over(candidates[0], other, task) for other in candidates[1:]]
     return verdict
 
 
@@ -266,27 +311,33 @@ def noisy_groups(groups: pd.DataFrame) -> list[str]:
     return found
 
 
+def decide_machine(
+    machine: str, device: str, groups: pd.DataFrame, probes: Probes
+) -> MachineVerdict:
+    """Every task's verdict among one machine and device's groups."""
+    gains = tuned_job_gains(groups)
+    flagged = flagged_profiles(groups, gains)
+    tasks = {
+        (task.name, scope): decide_task(groups, task, scope, probes, flagged)
+        for task in TASKS
+        for scope in SCOPES
+    }
+    verdict = MachineVerdict(machine, device, tasks, flagged, noisy_groups(groups), gains)
+    verdict.unsteady_hosts = sorted(
+        {
+            invocation
+            for row in groups.itertuples()
+            if probes.changed_during(machine, invocation := invocation_of(row))
+        }
+    )
+    return verdict
+
+
 def decide(main: pd.DataFrame, probes: Probes | None = None) -> list[MachineVerdict]:
     """A MachineVerdict per machine and device, from the full (not quick) groups."""
     probes = probes or Probes()
-    verdicts = []
     full = main[~main["quick"]]
-    for (machine, device), groups in full.groupby(["machine", "device"], sort=False):
-        gains = tuned_job_gains(groups)
-        flagged = flagged_profiles(groups, gains)
-        tasks = {
-            (task.name, scope): decide_task(groups, task, scope, probes, flagged)
-            for task in TASKS
-            for scope in SCOPES
-        }
-        noisy = noisy_groups(groups)
-        verdict = MachineVerdict(machine, device, tasks, flagged, noisy, gains)
-        verdict.unsteady_hosts = sorted(
-            {
-                invocation
-                for row in groups.itertuples()
-                if probes.changed_during(machine, invocation := invocation_of(row))
-            }
-        )
-        verdicts.append(verdict)
-    return verdicts
+    return [
+        decide_machine(machine, device, groups, probes)
+        for (machine, device), groups in full.groupby(["machine", "device"], sort=False)
+    ]
