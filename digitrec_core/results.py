@@ -112,15 +112,29 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "(bench.host.gemm_probe.gemm_rates)",
     },
     "repeat": {
-        "group": "str | None: the runs of one profile repeated in one invocation",
-        "index": "int",
-        "count": "int",
-        "interleaved": "bool: run i of each profile ran side by side, so the report pairs them",
+        "group": "str | None: the runs of one backend, device and profile in one invocation",
+        "index": "int: the repeat, in a rounds invocation the round (0 first, disturbed rounds "
+        "counted); the run's seed is the suite's --seed plus it",
+        "count": "int: the repeats planned (in a rounds invocation the cap, --max-rounds)",
+        "interleaved": "bool: run i of each group ran side by side, so the report pairs them",
+        "scheduler": 'str | None: "rounds" where one suite ran every backend and profile once '
+        "per round, in a shuffled order; None for a run on its own (absent in files from "
+        "before the rounds, whose suites ran one backend at a time)",
+        "position": "int | None: the run's place in its round's order (0 first)",
+        "order_seed": "int | None: the seed every round's order is drawn from",
+        "min_rounds": "int | None: rounds run before the verdict is first looked at",
+        "max_rounds": "int | None: the most rounds the suite runs",
+        "confidence": "float | None: the interval level of each look (5% spread over the "
+        "looks the cap allows, bench.stats.sequential_confidence)",
     },
     "tuning": "dict | None: the search that chose a tuned run's settings (None by default)",
     "timings": {
         "process_wall_seconds": "float: process start (imports included) to the record",
+        "startup_seconds": OPTIONAL + "float: process start to the run's first step "
+        "(interpreter, keras and framework imports)",
         "data_load_seconds": "float",
+        "model_build_seconds": OPTIONAL + "float: building and compiling the model, its "
+        "initial weights set (JAX's first operations compile here)",
         "fit_seconds": "float: the whole fit, compile included",
         "epoch_seconds": "list of float, one per epoch",
         "first_epoch_seconds": "float: tracing and compilation included",
@@ -138,6 +152,8 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "predict_first_call_seconds": "float: tracing included",
         "predict_seconds": "float: a second, warm call",
         "predict_samples_per_second": "float",
+        "framework_probe_seconds": OPTIONAL + "float: the framework's GEMM probe, full or the "
+        "short busy-cores one",
         "predict_path": OPTIONAL + "str: the fastest batch-1 predict path",
         "predict_path_trial_p50_ms": OPTIONAL + "dict: p50 latency of each path tried",
         "predict_latency_p50_ms": OPTIONAL + "float: batch-1 latency",
@@ -165,6 +181,19 @@ SCHEMA: dict[str, str | dict[str, str]] = {
 }
 # Images are 28x28 uint8, stored as {"shape": [...], "base64": str} (see encode_images).
 REQUIRED_KEYS = tuple(SCHEMA)
+# The `repeat` section of a run on its own, outside any suite.
+ALONE = {
+    "group": None,
+    "index": 0,
+    "count": 1,
+    "interleaved": False,
+    "scheduler": None,
+    "position": None,
+    "order_seed": None,
+    "min_rounds": None,
+    "max_rounds": None,
+    "confidence": None,
+}
 
 
 def schema_problems(record: dict[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from digitrec_core.results import build_record, encode_images, write_result
+from digitrec_core.results import ALONE, build_record, encode_images, write_result
 from digitrec_core.workloads import BUILT_IN
 
 NUM_CLASSES = 10
@@ -187,7 +187,7 @@ def make_result(
             "achieved_gflops": 507_392 * train_count / steady / 1e9 if steady else None,
             "framework_gemm": None,
         },
-        repeat={"group": None, "index": 0, "count": 1, "interleaved": False},
+        repeat=dict(ALONE),
         tuning=None,
         timings={
             "process_wall_seconds": sum(epoch_seconds) + 6.0,
@@ -311,6 +311,7 @@ def make_group(
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)
         result["repeat"] = {
+            **ALONE,
             "group": group,
             "index": index,
             "count": len(steady_seconds),

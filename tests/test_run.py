@@ -13,7 +13,7 @@ import pytest
 from bench.cli import EXIT_NO_BACKEND
 from digitrec_core.config import BACKENDS, RunConfig
 from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
-from digitrec_core.results import SCHEMA, read_result, write_result
+from digitrec_core.results import ALONE, SCHEMA, read_result, write_result
 
 pytestmark = pytest.mark.backend  # needs a Keras backend installed
 
@@ -97,7 +97,7 @@ def test_cli_writes_a_complete_result_and_the_report_shows_it(tiny_mnist_dir, tm
     assert settings["steps_per_execution"] == 1 and settings["dtype_policy"] == "float32"
     assert settings["environment"]["CUDA_VISIBLE_DEVICES"] == ""
     assert result["memory"]["peak_rss_mib"] > 50 and result["memory"]["peak_gpu_mib"] is None
-    assert result["repeat"] == {"group": None, "index": 0, "count": 1, "interleaved": False}
+    assert result["repeat"] == ALONE
     assert result["tuning"] is None and result["invocation"] == {"id": None}
     threads = settings["threads"]
     assert threads["requested"] is None and threads["in_effect"] is None
@@ -158,12 +158,8 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
         "1",
         "--tuning-record",
         str(record_path),
-        "--repeat-group",
-        "g1",
-        "--repeat-index",
-        "1",
-        "--repeat-count",
-        "3",
+        "--repeat",
+        '{"group": "g1", "index": 1, "count": 3, "interleaved": false}',
         "--training-trial",
         "--out",
         str(out),
@@ -173,7 +169,7 @@ def test_a_tuned_run_records_its_settings_and_the_search_that_chose_them(tiny_mn
     assert result["tuning"] == record
     assert result["settings"]["profile"] == result["config"]["profile"] == "tuned"
     assert result["settings"]["jit_compile_resolved"] is False
-    assert result["repeat"] == {"group": "g1", "index": 1, "count": 3, "interleaved": False}
+    assert result["repeat"] == {**ALONE, "group": "g1", "index": 1, "count": 3}
     assert result["command"][result["command"].index("--tuning-record") + 1] == "<tuning record>"
     assert "predict_path" not in result["timings"]
     assert result["roofline"]["framework_gemm"] is None  # a training trial skips the full probe

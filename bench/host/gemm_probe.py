@@ -38,6 +38,7 @@ def gemm_rates(
     square_size: int = SQUARE_SIZE,
     repeats: int = 5,
     seconds_per_repeat: float = 0.05,
+    model_shapes: bool = True,
 ) -> dict[str, Any]:
     """GFLOP/s of `matmul` at the model's forward GEMM shapes and at one large square.
 
@@ -48,7 +49,8 @@ def gemm_rates(
     to `repeats` repeats of about `seconds_per_repeat` (time-boxed at twice that), each ending
     with `block_until_ready` on all its outputs. The figure is the best repeat: interference
     only ever slows a repeat down. `busy_cores` is the CPU time the process used per second of
-    the square's repeats: how many cores the kernels really kept busy.
+    the square's repeats: how many cores the kernels really kept busy. `model_shapes=False`
+    times the square alone (its model-shape figures are then empty and None).
     """
     sizes = check_layer_sizes(layer_sizes)
     for name, value in (("batch_size", batch_size), ("square_size", square_size)):
@@ -65,17 +67,19 @@ def gemm_rates(
             m, k, n, rng, matmul, operand, block_until_ready, repeats, seconds_per_repeat
         )
 
-    model_shapes = [
-        probe(batch_size, fan_in, fan_out) for fan_in, fan_out in itertools.pairwise(sizes)
-    ]
+    shapes = (
+        [probe(batch_size, fan_in, fan_out) for fan_in, fan_out in itertools.pairwise(sizes)]
+        if model_shapes
+        else []
+    )
     square = probe(square_size, square_size, square_size)
-    total_flops = sum(shape["flops"] for shape in model_shapes)
-    total_seconds = sum(shape["flops"] / (shape["gflops"] * 1e9) for shape in model_shapes)
+    total_flops = sum(shape["flops"] for shape in shapes)
+    total_seconds = sum(shape["flops"] / (shape["gflops"] * 1e9) for shape in shapes)
     return {
         "dtype": "float32",
         "statistic": "best repeat",
-        "model_shapes": model_shapes,
-        "model_shapes_gflops": total_flops / total_seconds / 1e9,
+        "model_shapes": shapes,
+        "model_shapes_gflops": total_flops / total_seconds / 1e9 if shapes else None,
         "square": square,
         "square_gflops": square["gflops"],
         "busy_cores": square["busy_cores"],

@@ -67,12 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=PROFILES,
         help="the settings profile this run belongs to (the report shows profiles side by side)",
     )
-    # Set by bench.suite, which runs repeats and the tuning search.
-    parser.add_argument("--repeat-group", help=argparse.SUPPRESS)
-    parser.add_argument("--repeat-index", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--repeat-count", type=int, default=1, help=argparse.SUPPRESS)
+    # Set by bench.suite, which runs the rounds and the tuning search: the run's place in its
+    # invocation (the result's `repeat` section, as JSON) and what to probe.
+    parser.add_argument("--repeat", type=repeat_section, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--interleaved", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--framework-probe", choices=("full", "threads"), default="full", help=argparse.SUPPRESS
+    )
     # One id for every run of one nox command (set by the noxfile).
     cli.add_invocation(parser, argparse.SUPPRESS)
     parser.add_argument(
@@ -85,6 +86,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="exact path of the result file to write")
     cli.add_debug(parser)
     return parser.parse_args(argv)
+
+
+def repeat_section(text: str) -> dict:
+    """The `repeat` section a suite gives a run, as JSON (see digitrec_core.results.SCHEMA)."""
+    from digitrec_core.results import SCHEMA
+
+    try:
+        section = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    undocumented = sorted(set(section) - set(SCHEMA["repeat"])) if isinstance(section, dict) else 0
+    if not isinstance(section, dict) or undocumented:
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object with the keys of results.SCHEMA['repeat'], got {text!r}"
+        )
+    return section
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -190,15 +207,10 @@ def run(args: argparse.Namespace) -> int:
 
     from digitrec_core.idx import DataFileError
     from digitrec_core.preprocess import SubsetError
-    from digitrec_core.results import write_result
+    from digitrec_core.results import ALONE, write_result
 
     try:
-        repeat = {
-            "group": args.repeat_group,
-            "index": args.repeat_index,
-            "count": args.repeat_count,
-            "interleaved": args.interleaved,
-        }
+        repeat = {**ALONE, **(args.repeat or {})}
         tuning = json.loads(args.tuning_record.read_text()) if args.tuning_record else None
         result = run_benchmark(
             config,
@@ -207,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
             tuning=tuning,
             invocation=args.invocation,
             speed_extras=args.speed_extras,
+            full_probe=args.framework_probe == "full",
         )
     except (DataFileError, BackendMismatchError, SubsetError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,8 @@ from bench.stats import latency_percentiles
 PREDICT_BATCH_SIZES = (1, 32, 512, 10_000)
 LATENCY_CALLS = 300
 PATH_TRIAL_CALLS = 40
+PATH_TRIAL_SECONDS = 0.2  # a path much slower than another needs no 40 calls to show it
+PATH_TRIAL_MIN_CALLS = 5
 THROUGHPUT_MIN_SECONDS = 0.3
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -27,14 +29,29 @@ def prediction_paths(model: keras.Model) -> dict[str, Predict]:
     }
 
 
-def call_latencies(predict: Predict, x: np.ndarray, sync: Callable[[], None], calls: int):
-    """Seconds of each of `calls` synchronised calls of `predict(x)`."""
+def call_latencies(
+    predict: Predict,
+    x: np.ndarray,
+    sync: Callable[[], None],
+    calls: int,
+    *,
+    max_seconds: float | None = None,
+    min_calls: int = 1,
+):
+    """Seconds of each of `calls` synchronised calls of `predict(x)`.
+
+    `max_seconds` stops early, after at least `min_calls` calls, once that much time is spent.
+    """
     latencies = []
+    started = time.perf_counter()
     for _ in range(calls):
         start = time.perf_counter()
         predict(x)
         sync()
         latencies.append(time.perf_counter() - start)
+        spent = time.perf_counter() - started
+        if max_seconds is not None and len(latencies) >= min_calls and spent > max_seconds:
+            break
     return latencies
 
 
@@ -44,7 +61,15 @@ def choose_fastest_path(model: keras.Model, sample: np.ndarray, sync: Callable[[
     paths = prediction_paths(model)
     for name, predict in paths.items():
         call_latencies(predict, sample, sync, 3)
-        medians[name] = float(np.median(call_latencies(predict, sample, sync, PATH_TRIAL_CALLS)))
+        trial = call_latencies(
+            predict,
+            sample,
+            sync,
+            PATH_TRIAL_CALLS,
+            max_seconds=PATH_TRIAL_SECONDS,
+            min_calls=PATH_TRIAL_MIN_CALLS,
+        )
+        medians[name] = float(np.median(trial))
     fastest = min(medians, key=medians.get)
     return fastest, paths[fastest], medians
 

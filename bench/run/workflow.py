@@ -32,7 +32,7 @@ from digitrec_core import data, metrics, preprocess, train
 from digitrec_core.config import RunConfig
 from digitrec_core.initial_weights import numpy_initialise, weights_sha256
 from digitrec_core.model import compile_model
-from digitrec_core.results import build_record
+from digitrec_core.results import ALONE, build_record
 from digitrec_core.workloads import Workload, definition_sha256, load_workload
 
 
@@ -63,30 +63,39 @@ def run_benchmark(
     tuning: dict[str, Any] | None = None,
     invocation: str | None = None,
     speed_extras: bool = True,
+    full_probe: bool = True,
 ) -> dict[str, Any]:
     """Run the documented workflow under `config` and return the result record.
 
     `repeat` (group id, index, count, interleaved), `tuning` (the search that chose a tuned
     profile's settings) and `invocation` (the id shared by every run of one `nox -s bench`)
-    are recorded as given. `speed_extras=False` skips the prediction benchmark and the full
-    GEMM probe (for trials that only compare training speed); a short one still checks threads.
+    are recorded as given. `speed_extras=False` skips the prediction benchmark (for trials that
+    only compare training speed). `full_probe=False`, implied by it, replaces the framework's
+    full GEMM probe by a short one that only measures the busy cores (threads), which the
+    suite asks for once a group's first run has recorded the full one.
     """
+    startup_seconds = time.time() - psutil.Process().create_time()
     support = prepare_backend(config)
     created = datetime.now(UTC)
     workload = load_workload(config.workload)
     mnist, prepared, data_load_seconds = load_data(config, workload, log)
+    build_started = time.perf_counter()
     model, initial_weights = build_seeded_model(config, workload)
+    model_build_seconds = time.perf_counter() - build_started
     device_name = check_placement(config, model, support)
     log(
         f"{config.backend} {support.framework_version()} on {device_name}: "
         f"{model.count_params():,} parameters, {config.epochs} epochs at batch {config.batch_size}"
     )
-    measured = train_and_time(config, model, prepared, support, log, speed_extras=speed_extras)
+    full_probe = full_probe and speed_extras
+    measured = train_and_time(
+        config, model, prepared, support, log, speed_extras=speed_extras, full_probe=full_probe
+    )
     samples_per_epoch = len(prepared.x_train)
     roofline_figures = roofline.roofline_record(
         measured.timings["steady_epoch_seconds"],
         samples_per_epoch,
-        measured.framework_gemm if speed_extras else None,
+        measured.framework_gemm if full_probe else None,
         flops_per_sample=model_training_flops_per_sample(model),
     )
     threads = threads_record(
@@ -147,12 +156,14 @@ def run_benchmark(
             "peak_gpu_mib": mib(support.peak_gpu_memory_bytes()),
         },
         roofline=roofline_figures,
-        repeat=repeat or {"group": None, "index": 0, "count": 1, "interleaved": False},
+        repeat=repeat or dict(ALONE),
         tuning=tuning,
         timings={
             # From the process start (interpreter and framework imports included) to here.
             "process_wall_seconds": time.time() - psutil.Process().create_time(),
+            "startup_seconds": startup_seconds,
             "data_load_seconds": data_load_seconds,
+            "model_build_seconds": model_build_seconds,
             **measured.timings,
         },
         metrics={
@@ -265,6 +276,7 @@ def train_and_time(
     log,
     *,
     speed_extras: bool,
+    full_probe: bool,
 ) -> Measured:
     """Fit, evaluate and predict with every step timed to its synchronised end; probe GEMMs."""
 
@@ -307,13 +319,15 @@ def train_and_time(
             f"{predict_speed['predict_latency_p50_ms']:.3f} ms, "
             f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
         )
+    probe_started = time.perf_counter()
     framework_gemm = gemm_probe.gemm_rates(
         keras.ops.matmul,
         keras.ops.convert_to_tensor,
         support.block_until_ready,
-        # A training trial only needs the busy cores of a short square run.
-        **({} if speed_extras else {"repeats": 2, "seconds_per_repeat": 0.1}),
+        # Where the full probe is not asked for, only the busy cores of a short square run.
+        **({} if full_probe else {"repeats": 2, "seconds_per_repeat": 0.05, "model_shapes": False}),
     )
+    framework_probe_seconds = time.perf_counter() - probe_started
     timings = {
         "fit_seconds": fit_seconds,
         **timing.summarize_epochs(epoch_timer.epoch_seconds, len(prepared.x_train)),
@@ -321,6 +335,7 @@ def train_and_time(
         "predict_first_call_seconds": predict_first_call_seconds,
         "predict_seconds": predict_seconds,
         "predict_samples_per_second": len(prepared.x_test) / predict_seconds,
+        "framework_probe_seconds": framework_probe_seconds,
         **predict_speed,
     }
     return Measured(
