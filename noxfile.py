@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 sys.path.insert(0, str(Path(__file__).parent))  # nox does not put the noxfile's folder there
 from bench.cli import INVOCATION_ENV, new_invocation_id  # standard library only, like the two
-from bench.install import install_project  # below: no virtualenv exists yet
+from bench.install import install_project, venv_name  # below: no virtualenv exists yet
 from digitrec_core.config import BACKENDS, DEVICES
 
 PYTHON = "3.11"
@@ -41,18 +42,38 @@ def skip_without_gpu(session: nox.Session, device: str) -> None:
 @nox.session(python=PYTHON, default=False)
 @nox.parametrize("device", DEVICES)
 @nox.parametrize("backend", BACKENDS)
-def bench(session: nox.Session, backend: str, device: str) -> None:
-    """Benchmark one backend on one device (repeats; default and tuned), then the report."""
+def install(session: nox.Session, backend: str, device: str) -> None:
+    """Make or update one backend's virtualenv for nox -s bench (only that framework in it)."""
     skip_without_gpu(session, device)
-    install_project(session, backend, device=device)
+    if Path(session.virtualenv.location).name != venv_name(backend, device):
+        session.error(
+            f"nox made {session.virtualenv.location}, but bench.suite looks for "
+            f"{venv_name(backend, device)}: update bench.install.venv_name"
+        )
+    try:
+        install_project(session, backend, device=device)
+    except CommandFailed:
+        # One backend that cannot be installed must not stop the others: the suite finds
+        # its Python without the framework, records that as a failed backend and goes on.
+        session.skip(f"pip could not install {backend} for {device} (see above)")
+
+
+@nox.session(
+    python=PYTHON,
+    default=False,
+    requires=[f"install(backend='{b}', device='{d}')" for d in DEVICES for b in BACKENDS],
+)
+def bench(session: nox.Session) -> None:
+    """Benchmark every backend in interleaved rounds (CPU, and GPU where present), then report."""
+    install_project(session)
     try:
         session.run(
-            "python", "-m", "bench.suite", "--backend", backend, "--device", device,
-            *session.posargs, env=backend_env(backend),
+            "python", "-m", "bench.suite",
+            "--venvs", str(Path(session.virtualenv.location).parent),
+            *session.posargs, env={INVOCATION_ENV: INVOCATION},
         )  # fmt: skip
     finally:
-        # The report shows a failed backend too; nox goes on with the other sessions and
-        # exits non-zero at the end.
+        # The report shows a failed backend too; nox exits non-zero afterwards.
         session.run("python", "-m", "bench.report", success_codes=[0, 2])
 
 

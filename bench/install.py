@@ -17,6 +17,12 @@ STAMP_NAME = ".digitrec-installed"
 TORCH_CUDA_INDEX = "https://download.pytorch.org/whl/cu128"
 
 
+def venv_name(backend: str, device: str) -> str:
+    """The folder nox gives the virtualenv of `install(backend=..., device=...)` under .nox."""
+    extra_for(backend, device)
+    return f"install-backend-{backend}-device-{device}"
+
+
 def extra_for(backend: str, device: str) -> str:
     """The pyproject extra with `backend`'s build for `device` (e.g. "jax-gpu")."""
     if backend not in BACKENDS or device not in DEVICES:

@@ -92,7 +92,7 @@ def test_a_failed_run_counts_against_its_own_workload_only(tmp_path, monkeypatch
 
 
 def test_the_suite_records_the_workload_its_runs_were_given():
-    from bench.suite.tuning import workload_of
+    from bench.suite.search_cache import workload_of
 
     assert workload_of(["--epochs", "3"]) == "mlp"
     assert workload_of(["--workload", "convnet", "--epochs", "3"]) == "convnet"

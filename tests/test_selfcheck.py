@@ -22,33 +22,38 @@ def run_result(fit, process, **extra):
 
 
 def test_overhead_breakdown_accounts_for_the_wall_time():
-    tuning = {
-        "candidates": [{"wall_seconds": 5.0}, {"wall_seconds": 7.0}],
-        "searched_utc": "2026-03-01T12:00:00+00:00",
-    }
-    results = [
-        run_result(10.0, 15.0),
-        run_result(10.0, 15.0, tuning=tuning),
-        run_result(10.0, 15.0, tuning=tuning),
-    ]  # one search, seen by two tuned runs
-    record = selfcheck.overhead_breakdown(60.0, results)
+    parts = {"startup_seconds": 1.0, "data_load_seconds": 0.5, "model_build_seconds": 0.25,
+             "framework_probe_seconds": 0.25}  # fmt: skip
+    results = [run_result(10.0, 15.0, **{}) for _ in range(3)]
+    for result in results:
+        result["timings"].update(parts)
+    schedule = {
+        "phase_seconds": {"start probes": 2.0, "tuning search": 0.0, "rounds": 48.0,
+                          "end probe": 1.0},
+        "rounds": [{}, {}, {}],
+        "stopped": {"text": "every margin was decided after 3 rounds"},
+    }  # fmt: skip
+    record = selfcheck.overhead_breakdown(60.0, results, [schedule])
     assert record["recorded_fit_predict_seconds"] == 36.0  # 3 x (10 + 0.5 + 0.25 + 0.25 + 1)
     assert record["in_process_overhead_seconds"] == 9.0
-    assert record["tuning_search_seconds"] == 12.0
-    assert record["outside_runs_seconds"] == 3.0
+    assert record["in_process_parts_seconds"]["startup_seconds"] == 3.0
+    assert record["in_process_parts_seconds"]["rest_seconds"] == 3.0  # 9 - 3 x 2
+    assert record["between_runs_seconds"] == 3.0  # rounds 48 s, processes 45 s
+    assert record["outside_suite_seconds"] == 9.0  # nox and the report
+    assert record["rounds"] == 3 and record["stopped"] == [
+        "every margin was decided after 3 rounds"
+    ]
     assert record["wall_over_recorded"] == pytest.approx(60 / 36)
     assert record["within_target"] is False
-    assert selfcheck.overhead_breakdown(40.0, results)["within_target"] is True
+    assert selfcheck.overhead_breakdown(40.0, results, [schedule])["within_target"] is True
 
 
-def test_a_search_reused_from_the_cache_is_not_counted_as_overhead():
-    cached = {"candidates": [{"wall_seconds": 50.0}], "searched_utc": "2026-03-01T11:00:00+00:00"}
-    results = [run_result(10.0, 15.0), run_result(10.0, 15.0, tuning=cached)]
-    record = selfcheck.overhead_breakdown(35.0, results, "2026-03-01T12:00:00+00:00")
-    assert record["tuning_search_seconds"] == 0.0
-    assert record["outside_runs_seconds"] == 5.0
-    fresh = selfcheck.overhead_breakdown(85.0, results, "2026-03-01T10:00:00+00:00")
-    assert fresh["tuning_search_seconds"] == 50.0
+def test_a_search_reused_from_the_cache_costs_nothing_and_a_fresh_one_counts():
+    results = [run_result(10.0, 15.0), run_result(10.0, 15.0)]
+    cached = {"phase_seconds": {"tuning search": 0.5, "rounds": 31.0}}
+    assert selfcheck.overhead_breakdown(35.0, results, [cached])["tuning_search_seconds"] == 0.5
+    fresh = {"phase_seconds": {"tuning search": 300.0, "rounds": 31.0}}
+    assert selfcheck.overhead_breakdown(335.0, results, [fresh])["tuning_search_seconds"] == 300.0
 
 
 def test_faithfulness_compares_medians_and_flags_a_distorting_harness(monkeypatch):

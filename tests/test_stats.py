@@ -257,3 +257,57 @@ def test_a_speed_up_below_the_minimum_effect_is_rarely_called_faster():
     # However quiet the machine, a true 3% gain stays under the 5% bar most of the time.
     assert faster_power(5, 0.01, 1.03) < 0.05
     assert faster_power(10, 0.03, 1.10) > faster_power(5, 0.03, 1.10)
+
+
+# --- Looking after every round: the sequential design ---------------------------------------
+
+
+def test_the_per_look_level_spreads_five_percent_over_the_looks_the_cap_allows():
+    assert stats.sequential_confidence(3, 3) == pytest.approx(0.95)  # one look: plain 95%
+    assert stats.sequential_confidence(3, 6) == pytest.approx(1 - 0.05 / 4)
+    with pytest.raises(ValueError, match="min_rounds <= max_rounds"):
+        stats.sequential_confidence(4, 3)
+
+
+def looked_at_every_round(truth, sd, confidence, sims=1500, first=3, cap=6, seed=0):
+    """Chance that looking after rounds first..cap, stopping at a decision, ends in each call."""
+    rng = np.random.default_rng(seed)
+    calls = {FASTER: 0, SLOWER: 0, SAME: 0}
+    for _ in range(sims):
+        log_ratios = rng.normal(math.log(truth), sd, cap)
+        for n in range(first, cap + 1):
+            found = compare_speed(
+                np.exp(log_ratios[:n]), np.ones(n), paired=True, confidence=confidence
+            )["outcome"]
+            if found in calls:
+                calls[found] += 1
+                break
+    return {outcome: count / sims for outcome, count in calls.items()}
+
+
+def test_looking_after_every_round_keeps_false_faster_or_slower_calls_within_five_percent():
+    # A true tie, seen through a noisy host (paired sd of the log ratio 0.1): at 95% per look
+    # the repeated looks call it FASTER or SLOWER about one time in ten; spread over the
+    # looks, under one in twenty.
+    level = stats.sequential_confidence(3, 6)
+    corrected = looked_at_every_round(1.0, 0.1, level)
+    uncorrected = looked_at_every_round(1.0, 0.1, 0.95)
+    assert corrected[FASTER] + corrected[SLOWER] < 0.05
+    assert uncorrected[FASTER] + uncorrected[SLOWER] > 0.07  # why the correction is needed
+
+
+def test_looking_after_every_round_keeps_false_same_calls_within_five_percent():
+    # A true 5% speed-up is not "the same"; calling it SAME is the error here.
+    found = looked_at_every_round(1.05, 0.03, stats.sequential_confidence(3, 6))
+    assert found[SAME] < 0.05
+
+
+def test_rounds_to_decide_grows_with_the_spread_and_gives_up_at_the_boundary():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(4)
+    base = (base - base.mean()) / base.std(ddof=1)  # mean 0, sd 1 exactly
+    clear = stats.rounds_to_decide(math.log(1.3) + 0.05 * base, 3)
+    noisier = stats.rounds_to_decide(math.log(1.3) + 0.15 * base, 3)
+    assert 3 <= clear < noisier
+    assert stats.rounds_to_decide(math.log1p(stats.MIN_SPEED_EFFECT) + 0.05 * base, 3) is None
+    assert stats.rounds_to_decide([0.2, 0.2, 0.2], 3) == 3  # no spread: the minimum decides

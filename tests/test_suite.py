@@ -1,57 +1,27 @@
+"""python -m bench.suite: one invocation for every backend, its search, records and failures.
+
+Runs are replaced by `FakeLaunch` (tests/suite_fakes.py) and the neutral probe by `FakeHost`;
+the rounds, the stopping rule, the search, the cache and the records are the real ones.
+"""
+
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from bench.backends.search_space import SEARCH_SPACE
 from bench.suite import __main__ as suite
-from bench.suite import repeats, tuning
-from bench.suite.child import ERROR, KILLED, NO_BACKEND, OK, TIMEOUT, Outcome
+from bench.suite import invocation, search_cache, tuning
+from bench.suite.child import ERROR, KILLED, NO_BACKEND, TIMEOUT
 from bench.suite.failures import FIXES
+from bench.suite.launch import Launcher
+from bench.suite.rounds import Cell, round_order
 from digitrec_core.config import BACKENDS, RunConfig
+from tests.suite_fakes import FakeClock, FakeLaunch, option
 
-
-def option(args: list[str], name: str) -> str | None:
-    return args[len(args) - 1 - args[::-1].index(name) + 1] if name in args else None
-
-
-class FakeRuns:
-    """Stands in for bench.run processes: records the calls, writes trial results.
-
-    `busy_cores` maps settings to the cores a trial keeps busy during fit (default 1.0 with a
-    thread limit, else 1.9): a limit that does not hold shows more than it allows.
-    """
-
-    def __init__(self, steady_by_settings=None, failing=(), busy_cores=None, status=ERROR):
-        self.calls: list[list[str]] = []
-        self.status = status
-        self.steady_by_settings = steady_by_settings or {}
-        self.failing = failing
-        self.busy_cores = busy_cores or {}
-
-    def __call__(self, args, log, timeout=None):
-        self.calls.append(args)
-        if len(self.calls) in self.failing:
-            return Outcome(self.status, 1, 0.1, f"{self.status}: boom")
-        out = option(args, "--out")
-        if out:
-            key = (
-                option(args, "--jit-compile"),
-                option(args, "--steps-per-execution"),
-                option(args, "--threads"),
-            )
-            steady = self.steady_by_settings.get(key, 1.0)
-            timings = {
-                "steady_epoch_seconds": steady,
-                "first_epoch_seconds": 2 * steady,
-                "fit_seconds": 4 * steady,
-            }
-            threads = key[2]
-            busy = self.busy_cores.get(key, 1.0 if threads else 1.9)
-            in_effect = None if threads is None else busy <= int(threads) + 0.25
-            settings = {"threads": {"busy_cores_fit": busy, "in_effect": in_effect}}
-            Path(out).write_text(json.dumps({"timings": timings, "settings": settings}))
-        return Outcome(OK, 0, 0.1, "")
+DEFAULTS = {backend: settings[0] for backend, settings in SEARCH_SPACE.items()}
 
 
 class FakeHost:
@@ -59,14 +29,16 @@ class FakeHost:
 
     def __init__(self, gflops: float = 480.0):
         self.gflops = gflops
+        self.readings: list[float] = []  # taken first, one per probe, where given
         self.calls = 0
 
     def __call__(self, **options):
         self.calls += 1
+        rate = self.readings.pop(0) if self.readings else self.gflops
         return {
             "library": "numpy",
-            "square_gflops": self.gflops,
-            "model_shapes_gflops": self.gflops / 3,
+            "square_gflops": rate,
+            "model_shapes_gflops": None if options.get("model_shapes") is False else rate / 3,
             "busy_cores": 1.98,
         }
 
@@ -74,280 +46,315 @@ class FakeHost:
 @pytest.fixture(autouse=True)
 def host(monkeypatch) -> FakeHost:
     fake = FakeHost()
-    monkeypatch.setattr(suite.gemm_probe, "neutral_probe", fake)
+    monkeypatch.setattr("bench.suite.probes.gemm_probe.neutral_probe", fake)
     return fake
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_every_search_candidate_is_a_valid_config_and_the_first_is_the_default(backend):
-    space = SEARCH_SPACE[backend]
-    for settings in space:
-        RunConfig(backend=backend, **settings)
-    assert space[0] == {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(invocation.Suite, "clock", staticmethod(fake))
+    return fake
 
 
-def test_settings_become_bench_run_options():
-    assert tuning.settings_args(
-        {"jit_compile": False, "steps_per_execution": 32, "threads": 1}
-    ) == [
-        "--jit-compile",
-        "false",
-        "--steps-per-execution",
-        "32",
-        "--threads",
-        "1",
-    ]
-    assert "--threads" not in tuning.settings_args(
-        {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+def fast_candidates(factor: dict[tuple[str, str], float]):
+    """Costs: 10 s a run, times `factor` for a cell whose label contains a key's settings."""
+
+    def costs(cell: Cell) -> float:
+        for (backend, text), value in factor.items():
+            if cell.backend == backend and text in cell.name:
+                return 10.0 * value
+        return 10.0
+
+    return costs
+
+
+def install(monkeypatch, fake: FakeLaunch) -> FakeLaunch:
+    monkeypatch.setattr(Launcher, "launch", lambda launcher, *args: fake(launcher, *args))
+    return fake
+
+
+def run_suite(tmp_path: Path, *args: str) -> int:
+    return suite.main(
+        ["--python", sys.executable, "--results-dir", str(tmp_path), "--order-seed", "11", *args]
     )
 
 
-def test_search_chooses_the_fastest_steady_epoch_and_records_every_candidate(monkeypatch):
-    fake = FakeRuns({("false", "32", None): 0.5, ("true", "32", None): 0.8})
-    monkeypatch.setattr(repeats, "run_once", fake)
-    record = tuning.search("tensorflow", ["--data-dir", "d"], log=lambda line: None)
-    assert record["chosen"] == {"jit_compile": False, "steps_per_execution": 32, "threads": None}
-    assert [c["steady_epoch_seconds"] for c in record["candidates"]] == [1.0, 0.5, 0.8, 1.0]
-    assert record["speedup_vs_default"] == 2.0
-    first = fake.calls[0]
-    assert option(first, "--epochs") == str(tuning.SEARCH_EPOCHS)
-    assert "--training-trial" in first and first[:2] == ["--data-dir", "d"]
+def bench_calls(fake: FakeLaunch):
+    return [
+        (cell, index, options) for cell, index, options in fake.calls if cell.profile != "search"
+    ]
 
 
-def test_a_failed_candidate_is_recorded_and_skipped(monkeypatch):
-    monkeypatch.setattr(repeats, "run_once", FakeRuns({("true", "1", None): 0.2}, failing={3}))
-    record = tuning.search("torch", [], log=lambda line: None)
-    assert record["candidates"][2]["steady_epoch_seconds"] is None
-    assert "error" in record["candidates"][2]
-    assert record["chosen"]["threads"] is None and record["chosen"]["jit_compile"] == "auto"
+def schedule_record(tmp_path: Path) -> dict:
+    [path] = tmp_path.glob("schedules/*/*.json")
+    return json.loads(path.read_text())
 
 
-def test_search_with_no_working_candidate_is_an_error(monkeypatch):
-    monkeypatch.setattr(repeats, "run_once", FakeRuns(failing={1, 2, 3}))
-    with pytest.raises(RuntimeError, match="every tuning candidate failed for torch"):
-        tuning.search("torch", [], log=lambda line: None)
+def test_every_backend_and_profile_runs_once_per_round_with_the_rounds_seed(
+    monkeypatch, tmp_path, clock
+):
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.05))
+    args = ["--profiles", "default", "--min-rounds", "2", "--max-rounds", "2", "--seed", "5"]
+    assert run_suite(tmp_path, *args, "--invocation", "inv-1") == 0
+    calls = bench_calls(fake)
+    assert sorted((cell.backend, index) for cell, index, _ in calls) == sorted(
+        (backend, index) for backend in BACKENDS for index in (0, 1)
+    )
+    for _, index, options in calls:
+        assert option(options, "--seed") == str(5 + index)  # every backend, same seed per round
+        repeat = json.loads(option(options, "--repeat"))
+        assert repeat["scheduler"] == "rounds" and repeat["index"] == index
+        assert repeat["confidence"] == pytest.approx(0.95)  # one look: the plain 95%
+    assert option(fake.shared_options, "--invocation") == "inv-1"
+    record = schedule_record(tmp_path)
+    assert record["status"] == "finished" and record["invocation"] == "inv-1"
+    assert [len(r["order"]) for r in record["rounds"]] == [3, 3]
 
 
-def test_main_runs_repeats_of_both_profiles_and_tuned_runs_carry_the_choice(monkeypatch, tmp_path):
-    fake = FakeRuns({("true", "32", "1"): 0.1})
-    monkeypatch.setattr(repeats, "run_once", fake)
-    args = ["--backend", "jax", "--repeats", "2", "--quick", "--results-dir", str(tmp_path)]
-    assert suite.main(args) == 0
-    default_runs = [c for c in fake.calls if option(c, "--profile") == "default"]
-    tuned_runs = [c for c in fake.calls if option(c, "--profile") == "tuned"]
-    assert len(default_runs) == len(tuned_runs) == 2
-    assert len(fake.calls) == 4 + len(SEARCH_SPACE["jax"])
-    assert [option(c, "--repeat-index") for c in tuned_runs] == ["0", "1"]
-    assert [option(c, "--seed") for c in default_runs] == ["0", "1"]
-    assert [option(c, "--seed") for c in tuned_runs] == ["0", "1"]
-    assert len({option(c, "--repeat-group") for c in default_runs + tuned_runs}) == 2
-    assert all("--quick" in c for c in fake.calls)
-    assert option(tuned_runs[0], "--threads") == "1" and "--tuning-record" in tuned_runs[0]
+def test_the_round_order_is_recorded_and_reproducible_from_its_seed(monkeypatch, tmp_path, clock):
+    install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.05))
+    args = ["--profiles", "default", "--min-rounds", "3", "--max-rounds", "3"]
+    assert run_suite(tmp_path / "a", *args) == 0
+    assert run_suite(tmp_path / "b", *args) == 0
+    first, second = schedule_record(tmp_path / "a"), schedule_record(tmp_path / "b")
+    assert first["order_seed"] == second["order_seed"] == 11
+    assert [r["order"] for r in first["rounds"]] == [r["order"] for r in second["rounds"]]
+    cells = [Cell(b, "cpu", "default", label=f"{b} · default") for b in BACKENDS]
+    expected = [[c.name for c in round_order(cells, 11, i)] for i in range(3)]
+    assert [r["order"] for r in first["rounds"]] == expected
+
+
+def test_the_suite_stops_early_once_the_verdict_is_decided(monkeypatch, tmp_path, clock):
+    costs = {"tensorflow": 20.0, "jax": 10.0, "torch": 40.0}
+    install(monkeypatch, FakeLaunch(lambda cell: costs[cell.backend], clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--profiles", "default", "--budget", "0") == 0
+    record = schedule_record(tmp_path)
+    assert len(record["rounds"]) == 3 and record["stopped"]["reason"] == "decided"
+    assert record["design"]["looks"] == 4 and record["design"]["confidence"] == pytest.approx(
+        1 - 0.05 / 4
+    )
+
+
+@pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])
+def test_a_failed_run_is_recorded_with_its_log_and_the_others_finish(
+    monkeypatch, tmp_path, clock, status
+):
+    fake = FakeLaunch(
+        lambda cell: 10.0, clock=clock, failing=frozenset({("torch · default", 1)}), status=status
+    )
+    install(monkeypatch, fake)
+    args = ["--profiles", "default", "--min-rounds", "3", "--max-rounds", "3"]
+    assert run_suite(tmp_path, *args) == 1
+    [record] = failure_records(tmp_path)
+    assert (record["status"], record["backend"], record["repeat_index"]) == (status, "torch", 1)
+    assert record["fix"] == FIXES[status].replace("<backend>", "torch")
+    assert record["log"].startswith("logs/") and record["log"].endswith("r02-torch-cpu-default.log")
+    assert len(bench_calls(fake)) == 9  # everything else ran its rounds
+
+
+def test_a_backend_that_cannot_be_imported_is_recorded_once_and_the_others_go_on(
+    monkeypatch, tmp_path, clock
+):
+    fake = FakeLaunch(
+        lambda cell: 10.0, clock=clock, failing=frozenset({("jax · default", 0)}), status=NO_BACKEND
+    )
+    install(monkeypatch, fake)
+    assert run_suite(tmp_path, "--profiles", "default", "--max-rounds", "3") == 1
+    [record] = failure_records(tmp_path)
+    assert record["status"] == NO_BACKEND and "python -c 'import jax'" in record["fix"]
+    assert [c.backend for c, _, _ in bench_calls(fake)].count("jax") == 1
+    assert schedule_record(tmp_path)["dropped"]
+
+
+def test_a_backend_without_its_python_is_recorded_and_the_others_run(monkeypatch, tmp_path, clock):
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock))
+    args = ["--python", f"torch={tmp_path / 'no-such-python'}", "--profiles", "default",
+            "--max-rounds", "3"]  # fmt: skip
+    assert run_suite(tmp_path, *args) == 1
+    [record] = failure_records(tmp_path)
+    assert record["backend"] == "torch" and "does not exist" in record["reason"]
+    assert {cell.backend for cell, _, _ in bench_calls(fake)} == {"tensorflow", "jax"}
 
 
 def failure_records(results: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(results.glob("failures/*/*.json"))]
 
 
-@pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])
-def test_one_failed_repeat_is_recorded_and_does_not_stop_the_others(monkeypatch, tmp_path, status):
-    fake = FakeRuns(failing={1}, status=status)
-    monkeypatch.setattr(repeats, "run_once", fake)
-    args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
-    assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
-    assert len(fake.calls) == 3
-    [record] = failure_records(tmp_path)
-    assert (record["status"], record["reason"], record["backend"]) == (
-        status,
-        f"{status}: boom",
-        "torch",
+# --- The search ---------------------------------------------------------------------------
+
+
+def test_the_search_chooses_a_candidate_only_when_paired_rounds_show_it_faster(
+    monkeypatch, tmp_path, clock
+):
+    faster = fast_candidates({("tensorflow", "jit false, spe 32"): 0.5})  # also its 1-thread twin
+    fake = install(monkeypatch, FakeLaunch(faster, clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--backends", "tensorflow,torch", "--max-rounds", "3") == 0
+    cached = json.loads((next(tmp_path.glob("tuning/*/tensorflow-cpu.json"))).read_text())
+    assert cached["outcome"] == tuning.CHOSE and cached["chosen"]["steps_per_execution"] == 32
+    chosen_entry = next(c for c in cached["candidates"] if c["settings"] == cached["chosen"])
+    assert chosen_entry["vs_default"]["outcome"] == "FASTER"
+    assert len(chosen_entry["steady_epoch_samples"]) >= 3  # repeated, not one trial
+    tuned = [options for cell, _, options in bench_calls(fake) if cell.profile == "tuned"]
+    assert tuned and all(option(o, "--steps-per-execution") == "32" for o in tuned)
+    # torch's candidates are no faster than its defaults: no separate tuned profile runs.
+    assert not [c for c, _, _ in bench_calls(fake) if c.backend == "torch" and c.profile == "tuned"]
+    searches = schedule_record(tmp_path)["searches"]
+    assert searches["torch/cpu"]["outcome"] != tuning.CHOSE
+    assert "tuned = default settings" in searches["torch/cpu"]["text"]
+
+
+def test_one_disturbed_minute_cannot_fool_the_search(monkeypatch, tmp_path, clock):
+    # The host is three times slower during the first search trial of tensorflow's defaults,
+    # which made a candidate no faster than them look 3x faster: one trial each would choose it.
+    fake = FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02)
+    slowed = []
+    first_default = f"search · tensorflow · {tuning.settings_text(DEFAULTS['tensorflow'])}"
+
+    def costs(cell: Cell) -> float:
+        if cell.name == first_default and not slowed:
+            slowed.append(cell)
+            return 30.0
+        return 10.0
+
+    fake.costs = costs
+    install(monkeypatch, fake)
+    assert run_suite(tmp_path, "--backends", "tensorflow", "--max-rounds", "3") == 0
+    cached = json.loads((next(tmp_path.glob("tuning/*/tensorflow-cpu.json"))).read_text())
+    assert cached["chosen"] == DEFAULTS["tensorflow"]
+    assert cached["outcome"] in (tuning.NONE_FASTER, tuning.UNDECIDED)
+    round_one = [entry["steady_epoch_samples"][0] for entry in cached["candidates"]]
+    assert min(round_one[1:]) < round_one[0] / 2  # round one alone would have been fooled
+
+
+def test_a_thread_limit_that_does_not_take_effect_is_never_chosen():
+    candidate = tuning.Candidate("jax", "cpu", 3, SEARCH_SPACE["jax"][3])
+    steady, why = tuning.trial_steady(
+        {"timings": {"steady_epoch_seconds": 0.1},
+         "settings": {"threads": {"in_effect": False, "busy_cores_fit": 1.9}}}
+    )  # fmt: skip
+    assert steady is None and "did not take effect (1.90 cores busy during fit)" in why
+    assert "--threads" in tuning.trial_options(candidate, 0, Path("out.json"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_search_candidate_is_a_valid_config_and_the_first_is_the_default(backend):
+    for settings in SEARCH_SPACE[backend]:
+        RunConfig(backend=backend, **settings)
+    assert DEFAULTS[backend] == {"jit_compile": "auto", "steps_per_execution": 1, "threads": None}
+
+
+def test_the_cache_is_reused_by_the_median_of_the_start_probes_not_one_reading(
+    monkeypatch, tmp_path, clock, host
+):
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02))
+    args = ["--backends", "jax", "--max-rounds", "3"]
+    assert run_suite(tmp_path, *args) == 0
+    searches = len([c for c, _, _ in fake.calls if c.profile == "search"])
+    assert searches >= 3 * len(SEARCH_SPACE["jax"]) - 1
+    host.readings = [480.0, 150.0, 470.0]  # one disturbed start probe: still the same host
+    assert run_suite(tmp_path, *args) == 0
+    assert len([c for c, _, _ in fake.calls if c.profile == "search"]) == searches
+    host.readings = [480.0, 180.0, 180.0]  # the host really is slower now
+    assert run_suite(tmp_path, *args) == 0
+    assert len([c for c, _, _ in fake.calls if c.profile == "search"]) > searches
+
+
+def test_the_cache_is_keyed_on_what_runs_do_not_where_files_go(monkeypatch, tmp_path, clock):
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02))
+
+    def searched() -> int:
+        return len([c for c, _, _ in fake.calls if c.profile == "search"])
+
+    args = ["--backends", "jax", "--max-rounds", "3"]
+    assert run_suite(tmp_path, *args, "--data-dir", "a") == 0
+    first = searched()
+    assert run_suite(tmp_path, *args, "--data-dir", "b", "--invocation", "x") == 0
+    assert searched() == first  # another folder, another invocation: reused
+    assert run_suite(tmp_path, *args, "--batch-size", "256") == 0
+    assert searched() > first  # another batch size: searched again
+    later = searched()
+    assert run_suite(tmp_path, *args, "--batch-size", "256", "--retune") == 0
+    assert searched() > later
+
+
+def test_a_cache_from_another_rule_or_unreadable_is_searched_again(
+    monkeypatch, tmp_path, clock, capsys
+):
+    install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02))
+    args = ["--backends", "jax", "--max-rounds", "3"]
+    assert run_suite(tmp_path, *args) == 0
+    [cache] = tmp_path.glob("tuning/*/jax-cpu.json")
+    cache.write_text('{"chosen": ')
+    assert run_suite(tmp_path, *args) == 0
+    assert "is unreadable" in capsys.readouterr().out
+    old = json.loads(cache.read_text())
+    old["key"]["rule"] = "one run per candidate"
+    cache.write_text(json.dumps(old))
+    key = old["key"]
+    assert search_cache.cache_applies(old, {**key, "rule": tuning.SEARCH_RULE}, 480.0)[0] is False
+
+
+# --- The console and the options -----------------------------------------------------------
+
+
+def test_each_finished_run_prints_one_line_with_the_count_and_the_time_left(
+    monkeypatch, tmp_path, clock, capsys
+):
+    install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, overhead_seconds=0))
+    assert (
+        run_suite(tmp_path, "--profiles", "default", "--min-rounds", "2", "--max-rounds", "2") == 0
     )
-    assert (record["profile"], record["repeat_index"]) == ("default", 0)
-    assert record["fix"] == FIXES[status].replace("<backend>", "torch")
-
-
-def test_a_backend_that_cannot_be_imported_stops_after_one_record(monkeypatch, tmp_path):
-    fake = FakeRuns(failing={1, 2, 3}, status=NO_BACKEND)
-    monkeypatch.setattr(repeats, "run_once", fake)
-    args = ["--backend", "torch", "--repeats", "3", "--profiles", "default"]
-    assert suite.main([*args, "--results-dir", str(tmp_path)]) == 1
-    assert len(fake.calls) == 1
-    [record] = failure_records(tmp_path)
-    assert record["status"] == NO_BACKEND and "python -c 'import torch'" in record["fix"]
-
-
-def test_a_search_that_cannot_import_the_backend_runs_nothing_else(monkeypatch, tmp_path):
-    fake = FakeRuns(failing={1, 2, 3, 4}, status=NO_BACKEND)
-    monkeypatch.setattr(repeats, "run_once", fake)
-    assert suite.main(["--backend", "jax", "--results-dir", str(tmp_path)]) == 1
-    assert len(fake.calls) == 1
-    assert [r["profile"] for r in failure_records(tmp_path)] == ["tuned"]
+    lines = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\[\d", line)]
+    assert len(lines) == 6
+    pattern = r"^\[(\d)/6\] (tensorflow|jax|torch) · default · round [12] · fit 10\.0 s · "
+    for number, line in enumerate(lines, 1):
+        assert re.match(pattern + r"(about \d+ s left|under 10 s left|last planned run)$", line)
+        assert line.startswith(f"[{number}/6]")
+    assert lines[0].endswith("about 50 s left") and lines[-1].endswith("last planned run")
 
 
 @pytest.mark.parametrize(
-    "bad", [["--profiles", "fast"], ["--repeats", "0"], ["--timeout", "0"], ["--timeout", "-5"]]
+    "bad",
+    [
+        ["--profiles", "fast"],
+        ["--backends", "theano"],
+        ["--min-rounds", "0"],
+        ["--min-rounds", "4", "--max-rounds", "3"],
+        ["--budget", "-1"],
+        ["--timeout", "0"],
+        ["--python", "cuda=/usr/bin/python3"],
+    ],
 )
-def test_bad_suite_options_are_refused(bad, capsys):
+def test_bad_suite_options_are_refused_with_usage(bad, capsys):
     with pytest.raises(SystemExit) as exited:
-        suite.parse_args(["--backend", "jax", *bad])
+        suite.parse_args(bad)
     assert exited.value.code == 2
-
-
-def test_the_search_is_cached_and_reused_until_its_key_changes(monkeypatch, tmp_path):
-    fake = FakeRuns({("false", "32", None): 0.5})
-    monkeypatch.setattr(repeats, "run_once", fake)
-    args = [
-        "--backend",
-        "tensorflow",
-        "--repeats",
-        "1",
-        "--profiles",
-        "tuned",
-        "--results-dir",
-        str(tmp_path),
-    ]
-    searches = len(SEARCH_SPACE["tensorflow"])
-    assert suite.main(args) == 0
-    assert len(fake.calls) == searches + 1
-    [cache] = (tmp_path / "tuning").glob("*/tensorflow-cpu.json")
-    assert json.loads(cache.read_text())["chosen"]["steps_per_execution"] == 32
-
-    assert suite.main(args) == 0  # same key: no new search
-    assert len(fake.calls) == searches + 2
-    assert option(fake.calls[-1], "--steps-per-execution") == "32"
-
-    assert suite.main([*args, "--retune"]) == 0
-    assert len(fake.calls) == 2 * searches + 3
-
-    monkeypatch.setattr(tuning, "SEARCH_EPOCHS", tuning.SEARCH_EPOCHS + 1)  # the key changes
-    assert suite.main(args) == 0
-    assert len(fake.calls) == 3 * searches + 4
-
-
-def tuned_args(tmp_path, *extra):
-    return ["--backend", "jax", "--repeats", "1", "--profiles", "tuned",
-            "--results-dir", str(tmp_path), *extra]  # fmt: skip
-
-
-def test_default_and_tuned_runs_are_interleaved_and_share_the_invocation(monkeypatch, tmp_path):
-    fake = FakeRuns()
-    monkeypatch.setattr(repeats, "run_once", fake)
-    args = ["--backend", "torch", "--repeats", "3", "--results-dir", str(tmp_path)]
-    assert suite.main([*args, "--invocation", "inv-1"]) == 0
-    runs = [c for c in fake.calls if option(c, "--profile")]
-    assert [option(c, "--profile") for c in runs] == ["default", "tuned"] * 3
-    assert [option(c, "--seed") for c in runs] == ["0", "0", "1", "1", "2", "2"]
-    assert all("--interleaved" in c for c in runs)
-    assert {option(c, "--invocation") for c in fake.calls} == {"inv-1"}
-
-
-def test_one_profile_alone_is_not_marked_interleaved(monkeypatch, tmp_path):
-    fake = FakeRuns()
-    monkeypatch.setattr(repeats, "run_once", fake)
-    assert suite.main(["--backend", "jax", "--repeats", "2", "--profiles", "default",
-                       "--results-dir", str(tmp_path)]) == 0  # fmt: skip
-    assert not [c for c in fake.calls if "--interleaved" in c]
-
-
-def test_the_neutral_probe_runs_at_the_start_and_the_end(monkeypatch, tmp_path, host):
-    monkeypatch.setattr(repeats, "run_once", FakeRuns())
-    assert suite.main(tuned_args(tmp_path, "--invocation", "inv-7")) == 0
-    assert host.calls == 2
-    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "probes").glob("*/*.json"))]
-    assert sorted(r["phase"] for r in records) == ["end", "start"]
-    assert {r["invocation"] for r in records} == {"inv-7"}
-    assert {r["probe"]["square_gflops"] for r in records} == {480.0}
-    assert all(r["machine"]["fingerprint"] for r in records)
-
-
-def test_a_thread_limit_that_does_not_take_effect_is_never_chosen(monkeypatch):
-    # The fastest candidate asks for one thread, but its trial kept 1.9 cores busy.
-    fake = FakeRuns({("true", "32", "1"): 0.1}, busy_cores={("true", "32", "1"): 1.9})
-    monkeypatch.setattr(repeats, "run_once", fake)
-    record = tuning.search("jax", [], log=lambda line: None)
-    assert record["chosen"]["threads"] is None
-    [pinned] = [c for c in record["candidates"] if c["settings"]["threads"] == 1]
-    assert pinned["steady_epoch_seconds"] is None
-    assert "did not take effect (1.90 cores busy during fit)" in pinned["error"]
-
-
-def test_a_thread_limit_that_holds_can_be_chosen(monkeypatch):
-    fake = FakeRuns({("true", "32", "1"): 0.1})
-    monkeypatch.setattr(repeats, "run_once", fake)
-    assert tuning.search("jax", [], log=lambda line: None)["chosen"]["threads"] == 1
-
-
-def test_the_cache_is_not_reused_on_a_host_of_another_speed(monkeypatch, tmp_path, host):
-    fake = FakeRuns()
-    monkeypatch.setattr(repeats, "run_once", fake)
-    searches = len(SEARCH_SPACE["jax"])
-    assert suite.main(tuned_args(tmp_path)) == 0
-    host.gflops = 480 * 1.08  # within 10%: the same host speed
-    assert suite.main(tuned_args(tmp_path)) == 0
-    assert len(fake.calls) == searches + 2
-    host.gflops = 180.0  # the slower host seen under the same CPU name
-    assert suite.main(tuned_args(tmp_path)) == 0
-    assert len(fake.calls) == 2 * searches + 3
-
-
-def test_the_cache_is_keyed_on_what_runs_do_not_where_files_go(monkeypatch, tmp_path):
-    fake = FakeRuns()
-    monkeypatch.setattr(repeats, "run_once", fake)
-    searches = len(SEARCH_SPACE["jax"])
-    assert suite.main(tuned_args(tmp_path, "--data-dir", "a")) == 0
-    assert suite.main(tuned_args(tmp_path, "--data-dir", "b", "--invocation", "x")) == 0
-    assert len(fake.calls) == searches + 2  # another folder, another invocation: reused
-    assert suite.main(tuned_args(tmp_path, "--batch-size", "256")) == 0
-    assert len(fake.calls) == 2 * searches + 3  # another batch size: searched again
-
-
-def test_an_unreadable_cache_is_searched_again_with_a_warning(monkeypatch, tmp_path, capsys):
-    fake = FakeRuns()
-    monkeypatch.setattr(repeats, "run_once", fake)
-    assert suite.main(tuned_args(tmp_path)) == 0
-    [cache] = (tmp_path / "tuning").glob("*/jax-cpu.json")
-    cache.write_text('{"chosen": ')
-    assert suite.main(tuned_args(tmp_path)) == 0
-    assert len(fake.calls) == 2 * (len(SEARCH_SPACE["jax"]) + 1)
-    assert "is unreadable" in capsys.readouterr().out
-    assert json.loads(cache.read_text())["chosen"]
+    assert "error:" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 @pytest.mark.backend
-def test_suite_runs_real_repeats_in_fresh_processes(tiny_mnist_dir, tmp_path):
+def test_the_suite_runs_real_rounds_in_fresh_processes(tiny_mnist_dir, tmp_path):
     import os
     import subprocess
-    import sys
 
     from digitrec_core.results import iter_result_paths, read_result
 
     backend = os.environ["KERAS_BACKEND"]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.suite", "--backend", backend, "--repeats", "2",
-         "--profiles", "default", "--results-dir", str(tmp_path), "--data-dir",
-         str(tiny_mnist_dir), "--no-verify-checksums", "--epochs", "2",
-         "--training-trial"],
+        [sys.executable, "-m", "bench.suite", "--backends", backend, "--python", sys.executable,
+         "--min-rounds", "2", "--max-rounds", "2", "--profiles", "default",
+         "--results-dir", str(tmp_path), "--data-dir", str(tiny_mnist_dir),
+         "--no-verify-checksums", "--epochs", "2", "--training-trial"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     results = [read_result(path) for path in iter_result_paths(tmp_path)]
     assert sorted(r["repeat"]["index"] for r in results) == [0, 1]
     assert len({r["repeat"]["group"] for r in results}) == 1
-    assert {r["config"]["epochs"] for r in results} == {2}
+    assert {r["repeat"]["scheduler"] for r in results} == {"rounds"}
     assert all(r["backend"] == backend for r in results)
-
-
-def test_an_unreadable_trial_result_is_a_failed_candidate_not_a_crash(monkeypatch):
-    class GarbledRuns(FakeRuns):
-        def __call__(self, args, log, timeout=None):
-            outcome = super().__call__(args, log, timeout)
-            if len(self.calls) == 2:
-                Path(option(args, "--out")).write_text('{"timings": ')
-            return outcome
-
-    monkeypatch.setattr(repeats, "run_once", GarbledRuns({("false", "32", None): 0.5}))
-    record = tuning.search("tensorflow", [], log=lambda line: None)
-    assert record["candidates"][1]["steady_epoch_seconds"] is None
-    assert "is unreadable" in record["candidates"][1]["error"]
-    assert record["chosen"] != record["candidates"][1]["settings"]
+    assert "epoch" not in done.stdout  # the runs' own lines went to their logs
+    logs = list(tmp_path.glob("logs/*/*/r0*.log"))
+    assert len(logs) == 2 and all("epoch   1/2" in log.read_text() for log in logs)

@@ -129,8 +129,9 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     results = tmp_path / "results"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(user_package), str(REPO)])}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.suite", "--backend", ACTIVE,
-         "--repeats", "2", "--profiles", "default", "--results-dir", str(results),
+        [sys.executable, "-m", "bench.suite", "--backends", ACTIVE, "--python", sys.executable,
+         "--min-rounds", "2", "--max-rounds", "2", "--profiles", "default",
+         "--results-dir", str(results),
          "--workload", "my_models.workloads:TINY", "--data-dir", str(tiny_mnist_dir),
          "--no-verify-checksums"],
         capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,

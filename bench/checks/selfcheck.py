@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli
+from bench.analysis.schedules import SCHEDULES_DIR
 from bench.host.machine import git_info, machine_info
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import iter_result_paths, read_result, write_result
@@ -81,36 +82,57 @@ def recorded_seconds(result: dict[str, Any]) -> float:
     return sum(result["timings"].get(name) or 0.0 for name in RECORDED_TIMINGS)
 
 
-def overhead_breakdown(
-    wall_seconds: float, results: list[dict[str, Any]], started_utc: str = ""
-) -> dict[str, Any]:
-    """Where the wall time of a suite run went, from the results it wrote.
+# Where a run process's time goes, beside its fit and predict time (timings keys).
+PROCESS_PARTS = (
+    "startup_seconds",
+    "data_load_seconds",
+    "model_build_seconds",
+    "framework_probe_seconds",
+)
 
-    A tuning search counts only if it ran in this measurement (searched at or after
-    `started_utc`, an ISO time): a search reused from the cache cost nothing now.
+
+def overhead_breakdown(
+    wall_seconds: float,
+    results: list[dict[str, Any]],
+    schedules: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Where the wall time of a suite run went, from the results and schedule records it wrote.
+
+    The suite's own phases (start and end probes, the tuning search, the rounds with their
+    between-round probes) come from its schedule records; inside the run processes, what they
+    recorded: fit and predict (RECORDED_TIMINGS) and the parts in PROCESS_PARTS, the rest
+    being the record and its writing.
     """
     recorded = sum(recorded_seconds(result) for result in results)
     process = sum(result["timings"].get("process_wall_seconds") or 0.0 for result in results)
-    searches = {
-        result["tuning"].get("searched_utc"): result["tuning"]
-        for result in results
-        if result.get("tuning") and str(result["tuning"].get("searched_utc")) >= started_utc
+    parts = {
+        name: sum(result["timings"].get(name) or 0.0 for result in results)
+        for name in PROCESS_PARTS
     }
-    search_wall = sum(
-        candidate.get("wall_seconds") or 0.0
-        for record in searches.values()
-        for candidate in record["candidates"]
-    )
+    phases: dict[str, float] = {}
+    for schedule in schedules or []:
+        for name, seconds in (schedule.get("phase_seconds") or {}).items():
+            phases[name] = phases.get(name, 0.0) + seconds
+    search = phases.get("tuning search", 0.0)
+    rounds = phases.get("rounds")
     ratio = wall_seconds / recorded if recorded else None
     return {
         "wall_seconds": wall_seconds,
         "runs": len(results),
+        "rounds": sum(len(s.get("rounds") or []) for s in schedules or []),
+        "stopped": [(s.get("stopped") or {}).get("text") for s in schedules or []],
         "recorded_fit_predict_seconds": recorded,
         "recorded_timings": list(RECORDED_TIMINGS),
         "run_processes_seconds": process,
         "in_process_overhead_seconds": process - recorded,
-        "tuning_search_seconds": search_wall,
-        "outside_runs_seconds": wall_seconds - process - search_wall,
+        "in_process_parts_seconds": {
+            **parts,
+            "rest_seconds": process - recorded - sum(parts.values()),
+        },
+        "suite_phase_seconds": phases,
+        "between_runs_seconds": None if rounds is None else rounds - process,
+        "tuning_search_seconds": search,
+        "outside_suite_seconds": wall_seconds - sum(phases.values()) if phases else None,
         "wall_over_recorded": ratio,
         "target": OVERHEAD_TARGET,
         "within_target": ratio is not None and ratio <= OVERHEAD_TARGET,
@@ -120,7 +142,7 @@ def overhead_breakdown(
 def overhead(results_dir: Path, nox_args: list[str]) -> dict[str, Any]:
     """Time `nox -s bench` and relate it to the runs it wrote into `results_dir`."""
     before = set(iter_result_paths(results_dir))
-    started_utc = datetime.now(UTC).isoformat()
+    schedules_before = set(Path(results_dir, SCHEDULES_DIR).glob("*/*.json"))
     started = time.perf_counter()
     command = [sys.executable, "-m", "nox", "-s", "bench", "--", *nox_args]
     print("$", " ".join(command[1:]), flush=True)
@@ -131,7 +153,13 @@ def overhead(results_dir: Path, nox_args: list[str]) -> dict[str, Any]:
     new = [read_result(path) for path in iter_result_paths(results_dir) if path not in before]
     if not new:
         raise RuntimeError(f"nox -s bench wrote no result under {results_dir}")
-    return {"check": "overhead", "nox_args": nox_args, **overhead_breakdown(wall, new, started_utc)}
+    schedules = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(Path(results_dir, SCHEDULES_DIR).glob("*/*.json"))
+        if path not in schedules_before
+    ]
+    breakdown = overhead_breakdown(wall, new, schedules)
+    return {"check": "overhead", "nox_args": nox_args, **breakdown}
 
 
 def save(record: dict[str, Any], results_dir: Path) -> Path:

@@ -1,8 +1,10 @@
-"""Run one command in a fresh process: stream its output, bound its time, and name its fate.
+"""Run one command in a fresh process: keep its output, bound its time, and name its fate.
 
-The suite runs every benchmark run this way. A run that hangs is stopped after `timeout`
-seconds; one killed from outside is told apart from one that failed or refused its input; and
-an interruption of the suite (Ctrl-C, SIGTERM) stops the child too, which then writes nothing.
+The suite runs every benchmark run this way. Its output (framework start-up noise, one line
+per epoch) goes to a log file of its own, and to the terminal only when asked. A run that
+hangs is stopped after `timeout` seconds; one killed from outside is told apart from one that
+failed or refused its input; and an interruption of the suite (Ctrl-C, SIGTERM) stops the
+child too, which then writes nothing.
 """
 
 import signal
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from bench import cli
@@ -20,6 +23,8 @@ STOP_GRACE = 10  # seconds a stopped child gets to unwind before it is killed
 
 OK, ERROR, REFUSED, NO_BACKEND = "ok", "error", "refused", "no-backend"
 TIMEOUT, KILLED, INTERRUPTED = "timeout", "killed", "interrupted"
+# What bench.run prints last on stdout, before the path of the result it wrote.
+RESULT_LINE = "result written to "
 
 
 @dataclass(frozen=True)
@@ -30,19 +35,45 @@ class Outcome:
     returncode: int | None
     seconds: float
     reason: str
+    result_path: str | None = None  # the result file the child said it wrote
 
     @property
     def ok(self) -> bool:
         return self.status == OK
 
 
-def relay(stream: IO[str], last: list[str]) -> None:
-    """Copy the child's stderr to ours line by line, keeping its last non-empty line."""
-    for line in stream:
-        sys.stderr.write(line)
-        sys.stderr.flush()
-        if line.strip():
-            last[:] = [line.strip()]
+class Output:
+    """Where a child's lines go: its log file (if any), our terminal (if echoed), and notes."""
+
+    def __init__(self, log_path: Path | None, echo: bool):
+        self.log = None
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.log = log_path.open("w", encoding="utf-8", errors="replace")
+        self.echo = echo or log_path is None
+        self.lock = threading.Lock()
+        self.last_error: list[str] = []
+        self.result_path: str | None = None
+
+    def relay(self, stream: IO[str], terminal: IO[str], is_stderr: bool) -> None:
+        """Copy one of the child's streams line by line, noting what the suite reads from it."""
+        for line in stream:
+            with self.lock:
+                if self.log is not None:
+                    self.log.write(line)
+                    self.log.flush()
+                if self.echo:
+                    terminal.write(line)
+                    terminal.flush()
+            text = line.strip()
+            if is_stderr and text:
+                self.last_error[:] = [text]
+            elif text.startswith(RESULT_LINE):
+                self.result_path = text.removeprefix(RESULT_LINE)
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -73,23 +104,51 @@ def classify(returncode: int, last_line: str) -> tuple[str, str]:
     return ERROR, last_line or f"exit code {returncode}"
 
 
-def run_child(command: list[str], timeout: float | None = DEFAULT_TIMEOUT) -> Outcome:
-    """Run `command` (stdout shared, stderr relayed) and say what became of it."""
+def run_child(
+    command: list[str],
+    timeout: float | None = DEFAULT_TIMEOUT,
+    *,
+    log_path: Path | None = None,
+    echo: bool = False,
+) -> Outcome:
+    """Run `command`, its output to `log_path` (and to our terminal if `echo`, or if no log).
+
+    Says what became of it, and which result file it wrote (bench.run's last line).
+    """
     started = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, errors="replace")
-    last: list[str] = []
-    reader = threading.Thread(target=relay, args=(process.stderr, last), daemon=True)
-    reader.start()
+    output = Output(log_path, echo)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
+    )
+    readers = [
+        threading.Thread(
+            target=output.relay, args=(process.stdout, sys.stdout, False), daemon=True
+        ),
+        threading.Thread(target=output.relay, args=(process.stderr, sys.stderr, True), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+
+    def finish() -> None:
+        for reader in readers:
+            reader.join(STOP_GRACE)
+        output.close()
+
     try:
         returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop(process)
-        reader.join(STOP_GRACE)
+        finish()
         reason = f"no result after {timeout:g} s (--timeout); the run was stopped"
         return Outcome(TIMEOUT, process.returncode, time.perf_counter() - started, reason)
     except BaseException:  # the suite itself is interrupted: take the child down with it
         stop(process)
+        finish()
         raise
-    reader.join(STOP_GRACE)
-    status, reason = classify(returncode, last[0] if last else "")
-    return Outcome(status, returncode, time.perf_counter() - started, reason)
+    finish()
+    last = output.last_error[0] if output.last_error else ""
+    status, reason = classify(returncode, last)
+    seconds = time.perf_counter() - started
+    return Outcome(
+        status, returncode, seconds, reason, output.result_path if status == OK else None
+    )

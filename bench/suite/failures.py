@@ -19,16 +19,17 @@ from digitrec_core.results import write_result
 from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 FIXES = {
-    NO_BACKEND: "install the backend (pip install -e '.[<backend>]', or let nox -s bench do it) "
-    "and check that its libraries load (python -c 'import <backend>')",
+    NO_BACKEND: "install the backend (nox -s bench creates its virtualenv, or pip install -e "
+    "'.[<backend>]' into the Python named with --python) and check that its libraries load "
+    "(python -c 'import <backend>')",
     TIMEOUT: "raise the limit (nox -s bench -- --timeout SECONDS) if the machine is slow, or "
     "run it alone (python -m bench.run ...) to see where it hangs",
     KILLED: "check whether the machine ran out of memory (dmesg) or something stopped the run, "
     "then rerun",
     REFUSED: "see the reason: fix the option or data it names",
     INTERRUPTED: "rerun it",
-    ERROR: "rerun it alone with --debug for the traceback (python -m bench.run --backend "
-    "<backend> --debug)",
+    ERROR: "read its log (named in this record), or rerun it alone with --debug for the "
+    "traceback (python -m bench.run --backend <backend> --debug)",
 }
 KEYS = ("machine", "backend", "device", "profile", "status", "reason", "created_utc")
 
@@ -43,8 +44,12 @@ def write_failure(
     invocation: str | None,
     repeat_index: int | None = None,
     workload: str = DEFAULT_WORKLOAD,
+    log: str | None = None,
 ) -> Path:
-    """Record one failed run (atomically, never overwriting); return the record's path."""
+    """Record one failed run (atomically, never overwriting); return the record's path.
+
+    `log`: the run's log file (its whole output), relative to the results folder.
+    """
     machine = machine_info()
     created = datetime.now(UTC)
     fix = FIXES.get(outcome.status, FIXES[ERROR]).replace("<backend>", backend)
@@ -60,6 +65,7 @@ def write_failure(
         "device": device,
         "profile": profile,
         "repeat_index": repeat_index,
+        "log": log,
         "invocation": invocation,
         "created_utc": created.isoformat(),
         "machine": machine,

@@ -1,37 +1,35 @@
-"""The tuning search: which settings make training fastest on this machine, and its cache.
+"""The tuning search, in rounds: which settings make training fastest here, and its cache.
 
-Each candidate of `bench.backends.search_space` trains in a fresh process on a data subset; the
-search's record is cached in <results-dir>/tuning/<machine>/<backend>-<device>.json and reused
-while the hardware, host speed, versions, options and search space are unchanged.
+Each candidate of `bench.backends.search_space` trains in a fresh process on a data subset,
+once per round, in a shuffled order (`bench.suite.rounds`), so one disturbed minute slows
+one trial of every candidate rather than one candidate's only trial. A candidate is chosen
+only where its steady epoch, paired by round with the defaults', is FASTER by the verdict's
+own rule (`bench.stats.compare_speed` at the design's level: significant and at least 5%);
+of several, the fastest. Otherwise the defaults stand, and the record says whether the search
+showed no candidate faster or could not tell. A candidate is no longer run once it is decided.
+
+Its cache is `bench.suite.search_cache`.
 """
 
-import argparse
-import json
-import tempfile
-import time
-from datetime import UTC, datetime
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.backends.search_space import SEARCH_SPACE
-from bench.host import gemm_probe
-from bench.host.machine import machine_info
-from bench.suite import repeats
-from bench.suite.child import DEFAULT_TIMEOUT, NO_BACKEND
-from bench.suite.repeats import BackendUnavailable
-from digitrec_core.config import FRAMEWORK_DISTRIBUTION
-from digitrec_core.results import write_text_atomically
-from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix
+from bench.stats import FASTER, INCONCLUSIVE, compare_speed, geometric_mean
+from bench.suite.rounds import Cell, Design, Rounds
 
-SEARCH_EPOCHS = 3
+SEARCH_EPOCHS = 6  # five steady epochs a trial: their median shrugs off a slow second
 SEARCH_TRAIN_SAMPLES = 15_000
 SEARCH_TEST_SAMPLES = 1_000
-
-
-# Options that say where files are or which invocation a run is part of, not what it does:
-# they do not change a search.
-BOOKKEEPING_OPTIONS = ("--results-dir", "--data-dir", "--invocation")
+SEARCH_DESIGN = Design(min_rounds=3, max_rounds=5)
+# In the cache key: a search made by another rule (one run per candidate) is never reused.
+SEARCH_RULE = "rounds; a candidate must be FASTER than the defaults, paired by round"
+METRIC = (
+    "median steady epoch seconds (epochs 2..N), compile time excluded; candidates whose "
+    "settings did not take effect are left out"
+)
+CHOSE, NONE_FASTER, UNDECIDED = "chose a candidate", "no candidate faster", "undecided"
 
 
 def settings_args(settings: dict[str, Any]) -> list[str]:
@@ -47,191 +45,193 @@ def settings_args(settings: dict[str, Any]) -> list[str]:
     return args
 
 
-TRIAL_KEYS = (
-    ("timings", "steady_epoch_seconds"),
-    ("timings", "first_epoch_seconds"),
-    ("timings", "fit_seconds"),
-    ("settings", "threads", "busy_cores_fit"),
-    ("settings", "threads", "in_effect"),
-)
+def settings_text(settings: dict[str, Any]) -> str:
+    """ "jit false, spe 32, 1 thread": a candidate as the console shows it."""
+    threads = settings.get("threads")
+    return f"jit {str(settings['jit_compile']).lower()}, spe {settings['steps_per_execution']}" + (
+        "" if threads is None else f", {threads} thread{'s' * (threads != 1)}"
+    )
 
 
-def read_trial(path: Path) -> dict[str, Any] | None:
-    """A tuning trial's result, or None when it is unreadable or lacks what the search needs."""
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate of one backend and device's search: its place in the space, its settings."""
+
+    backend: str
+    device: str
+    index: int
+    settings: dict[str, Any]
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(
+            self.backend,
+            self.device,
+            "search",
+            tuple(settings_args(self.settings)),
+            label=f"search{' ' + self.device if self.device != 'cpu' else ''} · {self.backend} · "
+            f"{settings_text(self.settings)}",
+        )
+
+
+def candidates_of(targets: list[tuple[str, str]]) -> list[Candidate]:
+    """Every candidate of every (backend, device) to search."""
+    return [
+        Candidate(backend, device, index, settings)
+        for backend, device in targets
+        for index, settings in enumerate(SEARCH_SPACE[backend])
+    ]
+
+
+def trial_options(candidate: Candidate, seed: int, out: Path) -> list[str]:
+    """bench.run options of one trial: the subset, the candidate's settings, where to write."""
+    return [
+        "--epochs", str(SEARCH_EPOCHS),
+        "--train-samples", str(SEARCH_TRAIN_SAMPLES),
+        "--test-samples", str(SEARCH_TEST_SAMPLES),
+        *settings_args(candidate.settings),
+        "--seed", str(seed),
+        "--training-trial",
+        "--framework-probe", "threads",
+        "--out", str(out),
+    ]  # fmt: skip
+
+
+def trial_steady(result: dict[str, Any]) -> tuple[float | None, str | None]:
+    """A trial's steady epoch, or None and why it does not count."""
     try:
-        trial = json.loads(path.read_text(encoding="utf-8"))
-        for keys in TRIAL_KEYS:
-            value = trial
-            for key in keys:
-                value = value[key]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return None
-    return trial
+        steady = result["timings"]["steady_epoch_seconds"]
+        threads = result["settings"]["threads"]
+        in_effect, busy = threads["in_effect"], threads["busy_cores_fit"]
+    except (KeyError, TypeError):
+        return None, "its trial result lacks the steady epoch or the threads it used"
+    if in_effect is False:
+        return None, f"threads did not take effect ({busy:.2f} cores busy during fit)"
+    if not isinstance(steady, int | float) or not steady > 0:
+        return None, "its trial has no steady epoch"
+    return float(steady), None
 
 
-def search(
-    backend: str, passthrough: list[str], log, timeout: float | None = DEFAULT_TIMEOUT
-) -> dict[str, Any]:
-    """Time every candidate on a data subset; return the record of the search and its choice."""
-    candidates = []
-    with tempfile.TemporaryDirectory(prefix="digitrec-tune-") as tmp:
-        for index, settings in enumerate(SEARCH_SPACE[backend]):
-            out = Path(tmp, f"candidate-{index}.json")
-            started = time.perf_counter()
-            outcome = repeats.run_once(
-                [
-                    *passthrough,
-                    "--backend", backend,
-                    "--epochs", str(SEARCH_EPOCHS),
-                    "--train-samples", str(SEARCH_TRAIN_SAMPLES),
-                    "--test-samples", str(SEARCH_TEST_SAMPLES),
-                    *settings_args(settings),
-                    "--training-trial",
-                    "--out", str(out),
-                ],
-                log,
-                timeout,
-            )  # fmt: skip
-            if outcome.status == NO_BACKEND:
-                raise BackendUnavailable(outcome)
-            entry: dict[str, Any] = {
-                "settings": settings,
-                "wall_seconds": time.perf_counter() - started,
-            }
-            entry["steady_epoch_seconds"] = None
-            trial = read_trial(out) if outcome.ok else None
-            if outcome.ok and trial is None:
-                entry["error"] = f"its trial result {out.name} is unreadable"
-            elif outcome.ok:
-                timings = trial["timings"]
-                threads = trial["settings"]["threads"]
-                entry["first_epoch_seconds"] = timings["first_epoch_seconds"]
-                entry["fit_seconds"] = timings["fit_seconds"]
-                entry["busy_cores_fit"] = threads["busy_cores_fit"]
-                if threads["in_effect"] is False:
-                    entry["error"] = (
-                        f"threads={settings['threads']} did not take effect "
-                        f"({threads['busy_cores_fit']:.2f} cores busy during fit)"
-                    )
-                else:
-                    entry["steady_epoch_seconds"] = timings["steady_epoch_seconds"]
-            else:
-                entry["error"] = f"{outcome.status}: {outcome.reason}"
-            candidates.append(entry)
-    timed = [c for c in candidates if c["steady_epoch_seconds"] is not None]
-    if not timed:
-        raise RuntimeError(f"every tuning candidate failed for {backend}")
-    chosen = min(timed, key=lambda c: c["steady_epoch_seconds"])
+def steady_by_round(by_round: dict[int, dict[str, Any]]) -> tuple[dict[int, float], str | None]:
+    """A candidate's steady epochs by round, and why any trial did not count."""
+    times, why = {}, None
+    for index, result in sorted(by_round.items()):
+        steady, problem = trial_steady(result)
+        if steady is None:
+            why = problem
+        else:
+            times[index] = steady
+    return times, why
+
+
+def judge(
+    candidates: list[Candidate], rounds: Rounds, confidence: float
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (backend, device): every candidate against the defaults, and the choice."""
+    by_cell = rounds.results
+    judged: dict[tuple[str, str], dict[str, Any]] = {}
+    for candidate in candidates:
+        key = (candidate.backend, candidate.device)
+        times, why = steady_by_round(by_cell.get(candidate.cell, {}))
+        entry: dict[str, Any] = {
+            "settings": candidate.settings,
+            "steady_epoch_seconds": geometric_mean(list(times.values())) if times else None,
+            "steady_epoch_samples": [times[r] for r in sorted(times)],
+            "rounds": sorted(times),
+        }
+        if why and not times:
+            entry["error"] = why
+        results = by_cell.get(candidate.cell, {})
+        if results:
+            last = results[max(results)]
+            entry["first_epoch_seconds"] = last["timings"].get("first_epoch_seconds")
+            entry["busy_cores_fit"] = last["settings"]["threads"].get("busy_cores_fit")
+        elif key in rounds.dropped or candidate.cell.name in rounds.dropped:
+            entry["error"] = rounds.dropped.get(candidate.cell.name, "not run")
+        elif "error" not in entry:
+            entry["error"] = "every trial failed (see the failure records)"
+        record = judged.setdefault(key, {"candidates": [], "times": []})
+        record["candidates"].append(entry)
+        record["times"].append(times)
+    for record in judged.values():
+        decide_search(record, confidence)
+    return judged
+
+
+def decide_search(record: dict[str, Any], confidence: float) -> None:
+    """Compare each candidate with the defaults (the first), paired by round; choose."""
+    default_times = record["times"][0]
+    faster = []
+    for entry, times in zip(record["candidates"][1:], record["times"][1:], strict=True):
+        rounds = sorted(default_times.keys() & times.keys())
+        if "error" in entry or len(rounds) < 2:
+            entry["vs_default"] = {"outcome": INCONCLUSIVE if "error" not in entry else None}
+            continue
+        found = compare_speed(
+            [default_times[r] for r in rounds],
+            [times[r] for r in rounds],
+            paired=True,
+            confidence=confidence,
+        )
+        entry["vs_default"] = {
+            key: found[key] for key in ("ratio", "ci95", "outcome", "n", "confidence")
+        }
+        if found["outcome"] == FASTER:
+            faster.append(entry)
+    default = record["candidates"][0]
+    undecided = [e for e in record["candidates"][1:] if e["vs_default"]["outcome"] == INCONCLUSIVE]
+    if faster:
+        chosen = min(faster, key=lambda entry: entry["steady_epoch_seconds"])
+        record["outcome"] = CHOSE
+    else:
+        chosen = default
+        record["outcome"] = UNDECIDED if undecided else NONE_FASTER
+    record["chosen"] = chosen["settings"]
+    record["speedup_vs_default"] = chosen["vs_default"]["ratio"] if chosen is not default else 1.0
+    record["undecided"] = [entry["settings"] for entry in undecided]
+    record.pop("times")
+
+
+def open_candidates(candidates: list[Candidate], confidence: float):
+    """`open_items` for the search's rounds: the candidates whose comparison is undecided."""
+
+    def still_open(rounds: Rounds) -> list[str]:
+        judged = judge(candidates, rounds, confidence)
+        return [
+            f"{backend} on {device}: {settings_text(settings)}"
+            for (backend, device), record in judged.items()
+            for settings in record["undecided"]
+        ]
+
+    return still_open
+
+
+def needed_cells(candidates: list[Candidate], confidence: float):
+    """`needed` for the search's rounds: undecided candidates and the defaults they are held to."""
+
+    def needed(rounds: Rounds) -> set[str]:
+        judged = judge(candidates, rounds, confidence)
+        keep = set()
+        for candidate in candidates:
+            record = judged[(candidate.backend, candidate.device)]
+            if candidate.settings in record["undecided"] or (
+                candidate.index == 0 and record["undecided"]
+            ):
+                keep.add(candidate.cell.name)
+        return keep
+
+    return needed
+
+
+def search_record(record: dict[str, Any], rounds: Rounds) -> dict[str, Any]:
+    """What a tuned run carries in `tuning`, and the cache keeps."""
     return {
-        "metric": "median steady epoch seconds (epochs 2..N), compile time excluded; "
-        "candidates whose settings did not take effect are left out",
+        "metric": METRIC,
+        "rule": SEARCH_RULE,
         "epochs": SEARCH_EPOCHS,
         "train_samples": SEARCH_TRAIN_SAMPLES,
-        "candidates": candidates,
-        "chosen": chosen["settings"],
-        "speedup_vs_default": candidates[0]["steady_epoch_seconds"] / chosen["steady_epoch_seconds"]
-        if candidates[0]["steady_epoch_seconds"]
-        else None,
+        "rounds": len(rounds.rounds),
+        "design": SEARCH_DESIGN.to_dict(),
+        "stopped": rounds.stop_text,
+        **record,
     }
-
-
-def installed_version(distribution: str) -> str | None:
-    """The installed version of `distribution`, without importing it; None if absent."""
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def behaviour_options(passthrough: list[str]) -> list[str]:
-    """`passthrough` without the bookkeeping options (where files are, which invocation)."""
-    kept, skip = [], False
-    for arg in passthrough:
-        if skip:
-            skip = False
-        elif arg in BOOKKEEPING_OPTIONS:
-            skip = True
-        elif not arg.startswith(tuple(f"{name}=" for name in BOOKKEEPING_OPTIONS)):
-            kept.append(arg)
-    return kept
-
-
-def search_key(backend: str, device: str, passthrough: list[str]) -> dict[str, Any]:
-    """What a search result depends on: when any of it changes, the search runs again.
-
-    Host speed is checked apart (`cache_applies`): it is a measurement, not an identity.
-    """
-    framework = FRAMEWORK_DISTRIBUTION[backend]
-    machine = machine_info()
-    return {
-        "machine": machine["id"],
-        "fingerprint": machine["fingerprint"],
-        "options": behaviour_options(passthrough),
-        "backend": backend,
-        "device": device,
-        "keras": installed_version("keras"),
-        framework: installed_version(framework),
-        "search_space": SEARCH_SPACE[backend],
-        "epochs": SEARCH_EPOCHS,
-        "train_samples": SEARCH_TRAIN_SAMPLES,
-    }
-
-
-def cache_applies(cached: Any, key: dict[str, Any], host_gflops: float | None) -> tuple[bool, str]:
-    """Whether a cached search may stand for this one, and if not, why not."""
-    if not isinstance(cached, dict) or not isinstance(cached.get("chosen"), dict):
-        return False, "it is not a search record"
-    if cached.get("key") != key:
-        return False, "it was searched on other hardware, versions, options or candidates"
-    then = cached.get("host_gflops")
-    if host_gflops is None or not isinstance(then, int | float):
-        return False, "host speed was not measured then or now"
-    if gemm_probe.speeds_differ([then, host_gflops]):
-        return False, f"the host's GEMM rate was {then:.0f} GFLOP/s then, {host_gflops:.0f} now"
-    return True, ""
-
-
-def workload_of(passthrough: list[str]) -> str:
-    """The --workload the runs were given (bench.run's option), else the default."""
-    workload = DEFAULT_WORKLOAD
-    for index, arg in enumerate(passthrough):
-        if arg == "--workload" and index + 1 < len(passthrough):
-            workload = passthrough[index + 1]
-        elif arg.startswith("--workload="):
-            workload = arg.split("=", 1)[1]
-    return workload
-
-
-def tuning_record(
-    args: argparse.Namespace, passthrough: list[str], host_gflops: float | None, log
-) -> dict[str, Any]:
-    """The search's record: reused from the tuning cache when it applies, else searched."""
-    key = search_key(args.backend, args.device, passthrough)
-    name = f"{args.backend}-{args.device}{file_suffix(workload_of(passthrough))}.json"
-    cache = Path(args.results_dir, "tuning", key["machine"], name)
-    if cache.exists() and not args.retune:
-        try:
-            cached = json.loads(cache.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            cached = None
-            log(f"warning: the tuning cache {cache} is unreadable ({exc}); searching again")
-        applies, why = cache_applies(cached, key, host_gflops)
-        if applies:
-            log(
-                f"reusing the tuning search of {cached.get('searched_utc')} from {cache} "
-                "(--retune searches again)"
-            )
-            return cached
-        if cached is not None:
-            log(f"not reusing {cache}: {why}; searching again")
-    log(f"== {args.backend} / tuned: searching {len(SEARCH_SPACE[args.backend])} settings")
-    record = {
-        **search(args.backend, passthrough, log, args.timeout),
-        "key": key,
-        "host_gflops": host_gflops,
-        "searched_utc": datetime.now(UTC).isoformat(),
-    }
-    speedup = record["speedup_vs_default"]
-    log(f"chose {record['chosen']}" + (f" ({speedup:.2f}x faster than default)" if speedup else ""))
-    write_text_atomically(cache, json.dumps(record, indent=1) + "\n")
-    return record
