@@ -133,7 +133,7 @@ def test_backends_that_do_not_separate_are_called_a_tie_and_the_fix_is_named(tmp
     steady = rows[("steady training throughput", "best profile")]
     assert "tie: " in steady["vs TensorFlow"] + steady["vs torch"]
     assert "- steady training throughput:" in verdict and "is not decisive" in verdict
-    assert "`nox -s bench -- --repeats " in verdict
+    assert "one `nox -s bench` runs them in the same rounds, paired" in verdict
 
 
 def test_a_missing_backend_has_no_column_and_the_rest_are_ranked(tmp_path):

@@ -296,6 +296,7 @@ class MachineVerdict:
     noisy: list[str]
     tuned_job_gain: dict[str, str]  # backend -> tuned against default on the documented job
     unsteady_hosts: list[str] = field(default_factory=list)  # invocations whose speed moved
+    rounds: list[Any] = field(default_factory=list)  # bench.analysis.rounds.RoundsInfo
 
     def get(self, task: Task, scope: str = "any") -> TaskVerdict:
         return self.tasks[(task.name, scope)]

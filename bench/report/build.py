@@ -23,6 +23,8 @@ from bench.analysis.collect import (
 )
 from bench.analysis.hosts import Probes, load_probes
 from bench.analysis.measures import median_of, stats_of
+from bench.analysis.rounds import attach_rounds
+from bench.analysis.schedules import load_schedules
 from bench.report import (
     environment,
     failed_runs,
@@ -92,6 +94,7 @@ def build_report(
     figures, written = draw_figures(main, figures_dir, out.parent, test_set)
     verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, names[0])
     host_probes = load_probes(results_dir, warn_and_list)
+    schedules = load_schedules(results_dir, warn_and_list)
     host_notes = [
         note
         for _, groups in main.groupby("machine", sort=False)
@@ -115,10 +118,12 @@ def build_report(
             parity_section.latest_verdicts(results_dir, warn_and_list, name),
             failed_runs.verdict_notes(failures, name),
             int((collection.runs["workload"] == name).sum()),
+            schedules,
         )
         for name in names[1:]
     ]
     machine_verdicts = decision.decide(main, host_probes)
+    attach_rounds(machine_verdicts, main, schedules, host_probes)
     parity_lines = {
         (v.machine, v.device): parity_section.parity_line(main, v.machine, v.device, verdicts)
         for v in machine_verdicts
@@ -176,6 +181,7 @@ def workload_section(
     verdicts: dict[str, dict[str, Any]],
     failed: dict[tuple[str, str], list[str]],
     runs_found: int,
+    schedules: dict[tuple[str, str], dict[str, Any]],
 ) -> str:
     """A workload other than the default: its own verdict, tables and figures, one level down."""
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +191,7 @@ def workload_section(
     description = next((get(result, "workload.description") for result in results), "")
     spec = next((get(result, "workload.spec") for result in results), name)
     machine_verdicts = decision.decide(main, host_probes)
+    attach_rounds(machine_verdicts, main, schedules, host_probes)
     command = f"nox -s parity -- --workload {spec}"
     parity_lines = {
         (v.machine, v.device): parity_section.parity_line(

@@ -181,17 +181,30 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
             if margin.outcome in (decision.FASTER, SAME):
                 continue
             n = margin.repeats_to_decide
-            run = (
-                f"about {n} runs per group would likely decide it (`nox -s bench -- --repeats {n}`)"
-                if n
-                else "more runs than is practical would be needed: on this host the two are "
-                "within its noise"
-            )
+            if n and margin.paired:
+                run = (
+                    f"about {n} rounds would likely decide it (`nox -s bench -- --max-rounds {n} "
+                    "--budget 0`)"
+                )
+            elif n:
+                run = (
+                    "they did not run side by side: one `nox -s bench` runs them in the same "
+                    f"rounds, paired, which usually decides sooner (unpaired, about {n} runs "
+                    "per group would)"
+                )
+            else:
+                run = (
+                    "more runs than is practical would be needed: on this host the two are "
+                    "within its noise"
+                )
             notes.append(
                 f"{task.task.name}: {task.winner.name} against {margin.other.name}, "
                 f"{margin.text()}, is not decisive; {run}."
             )
+    in_rounds = {info.invocation for info in verdict.rounds}
     for invocation in verdict.unsteady_hosts:
+        if invocation in in_rounds:
+            continue  # rounds_notes says what its disturbed rounds do to the verdict
         notes.append(
             f"The host's speed changed during invocation `{invocation}` (its neutral GEMM "
             "probes differ by more than 10%; see Training): every margin above is suspect. "
@@ -202,6 +215,55 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
             f"Noisy groups (their steady epoch alone cannot resolve ±{MIN_SPEED_EFFECT:.0%}): "
             f"{', '.join(verdict.noisy)}; a quieter machine or more repeats narrows them."
         )
+    return notes
+
+
+def rounds_line(verdict: MachineVerdict) -> str:
+    """How the verdict's rounds ran and why they stopped, in a line under its table."""
+    parts = []
+    for info in verdict.rounds:
+        design = info.schedule.get("design") or {}
+        stopped = (info.schedule.get("stopped") or {}).get("text") or "it did not finish"
+        looks, level = design.get("looks"), design.get("confidence")
+        level_text = (
+            f"each look's interval at {level:.2%} (95% over {looks} looks)"
+            if looks and looks > 1 and isinstance(level, float)
+            else "95% intervals"
+        )
+        parts.append(
+            f"invocation `{info.invocation}` ran every backend and profile once per round for "
+            f"{info.rounds} rounds, in orders drawn from seed {info.schedule.get('order_seed')}; "
+            f"its margins are paired by round, {level_text}. It stopped because {stopped}."
+        )
+    return "**Rounds**: " + " ".join(parts) if parts else ""
+
+
+def rounds_notes(verdict: MachineVerdict) -> list[str]:
+    """Disturbed rounds and what leaving them out would change; searches that kept defaults."""
+    notes = []
+    for info in verdict.rounds:
+        for index, before, after in info.disturbed_probes():
+            probes = " and ".join(f"{rate:.0f}" for rate in (before, after) if rate)
+            typical = info.schedule.get("host_gflops")
+            notes.append(
+                f"Round {index + 1} of `{info.invocation}` was flagged disturbed: the neutral "
+                f"probes around it read {probes} GFLOP/s, both more than 10% off the "
+                f"invocation's median{f' ({typical:.0f})' if typical else ''}. The paired "
+                "margins keep it: with the order shuffled, a change of speed during a round is "
+                "noise their interval counts, not a bias."
+            )
+        if info.disturbed:
+            changes = info.changed_without_disturbed
+            notes.append(
+                "Without the disturbed rounds the verdict is the same."
+                if not changes
+                else "Without the disturbed rounds these margins would read otherwise: "
+                + "; ".join(changes)
+                + "."
+            )
+        for place, search in (info.schedule.get("searches") or {}).items():
+            if isinstance(search, dict) and search.get("outcome") != "chose a candidate":
+                notes.append(f"Tuned profile of {place}: {search.get('text')}.")
     return notes
 
 
@@ -227,7 +289,9 @@ def render(
         "Per machine and device, for each task a user waits for: the fastest backend with "
         "Keras' default settings and with its best profile, its median, and its margin over "
         "each other backend's best group: a ratio of geometric means across runs with its 95% "
-        "interval. A margin is a **tie** when the interval includes 1 or the margin is under "
+        "interval, paired by round where one invocation ran both in the same rounds (drift of "
+        "the host between rounds then cancels) and unpaired (Welch) otherwise. A margin is a "
+        "**tie** when the interval includes 1 or the margin is under "
         f"{MIN_SPEED_EFFECT:.0%}. *time to a trained model* is the whole fit, every epoch and "
         "compile included (what a user waits for); *steady training throughput* excludes the first "
         "epoch; *bulk prediction* is at the largest batch measured.",
@@ -235,12 +299,14 @@ def render(
     for verdict in verdicts:
         line, outcome = parity_lines.get((verdict.machine, verdict.device), ("", None))
         notes = (failed or {}).get((verdict.machine, verdict.device), []) + (
-            undecided_notes(verdict) + flagged_notes(verdict, main)
+            undecided_notes(verdict) + rounds_notes(verdict) + flagged_notes(verdict, main)
         )
+        rounds = rounds_line(verdict)
         parts += [
             f"### {where(verdict)}",
             recommendation(verdict, outcome),
             verdict_table(verdict),
+            *([rounds] if rounds else []),
             *([line] if line else []),
         ]
         if notes:

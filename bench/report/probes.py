@@ -46,10 +46,12 @@ def host_speed_notes(groups: pd.DataFrame, probes: Probes) -> list[str]:
     for (machine, invocation), labels in changed.items():
         rates = probes.rates(machine, invocation)
         notes.append(
-            f"{HOST_SPEED_FLAG}: during invocation `{invocation}` ({', '.join(labels)}) the "
-            f"neutral 2048² GEMM rate ranged from {min(rates):.0f} to {max(rates):.0f} GFLOP/s, "
-            f"more than {HOST_SPEED_TOLERANCE:.0%} apart: the host's speed changed while it ran, "
-            "so its timings are suspect; rerun nox -s bench on a quiet machine."
+            f"{HOST_SPEED_FLAG}: during invocation `{invocation}` ({', '.join(labels)}) two "
+            f"neutral 2048² GEMM probes in a row read more than {HOST_SPEED_TOLERANCE:.0%} off "
+            f"its median of {probes.host_gflops(machine, invocation):.0f} GFLOP/s (all of them: "
+            f"{min(rates):.0f} to {max(rates):.0f}): the host's speed changed while it ran. "
+            "Margins paired by round within it keep their meaning (see the verdict's notes); "
+            "unpaired ones are suspect: rerun nox -s bench on a quiet machine."
         )
     measured = {label: rate for label, rate in speeds.items() if rate}
     if speeds_differ(list(measured.values())):

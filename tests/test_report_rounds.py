@@ -1,0 +1,90 @@
+"""The report on a rounds invocation: how its rounds ran, why they stopped, what is open."""
+
+import sys
+
+import pytest
+
+from bench.report import build_report
+from bench.suite import __main__ as suite
+from bench.suite import invocation
+from bench.suite.launch import Launcher
+from tests.report_fixtures import skip_drawing
+from tests.suite_fakes import FakeClock, FakeLaunch
+from tests.test_suite import FakeHost
+
+
+@pytest.fixture
+def bench_into(monkeypatch, tmp_path):
+    """Run the suite with fake runs that write their results; return (run, host)."""
+    clock = FakeClock()
+    monkeypatch.setattr(invocation.Suite, "clock", staticmethod(clock))
+    host = FakeHost()
+    monkeypatch.setattr("bench.suite.probes.gemm_probe.neutral_probe", host)
+    skip_drawing(monkeypatch)
+
+    def run(costs, *args, noise=0.02):
+        fake = FakeLaunch(costs, clock=clock, noise=noise, write_to=tmp_path)
+        monkeypatch.setattr(Launcher, "launch", lambda launcher, *a: fake(launcher, *a))
+        options = ["--python", sys.executable, "--results-dir", str(tmp_path), "--order-seed",
+                   "3", "--invocation", "inv-r", "--budget", "0", *args]  # fmt: skip
+        assert suite.main(options) == 0
+        return build_report(tmp_path, test_set=None, warn=lambda message: None).read_text()
+
+    return run, host
+
+
+COSTS = {"tensorflow": 20.0, "jax": 10.0, "torch": 40.0}
+
+
+def verdict_of(report: str) -> str:
+    """The Verdict section with its machines' subsections."""
+    start = report.index("## Verdict")
+    return report[start : report.index("\n## ", start + 3)]
+
+
+def test_the_verdict_says_how_its_rounds_ran_and_why_they_stopped(bench_into):
+    run, _ = bench_into
+    report = run(lambda cell: COSTS[cell.backend], "--profiles", "default")
+    verdict = verdict_of(report)
+    assert (
+        "**Rounds**: invocation `inv-r` ran every backend and profile once per round for 3 "
+        in verdict
+    )
+    assert "orders drawn from seed 3" in verdict and "paired by round" in verdict
+    assert "each look's interval at 98.75% (95% over 4 looks)" in verdict
+    assert "It stopped because every margin was decided after 3 rounds." in verdict
+
+
+def test_an_undecided_paired_margin_says_how_many_rounds_would_decide_it(bench_into):
+    run, _ = bench_into
+    costs = {"tensorflow": 10.0, "jax": 10.3, "torch": 40.0}  # 3% apart: hard to decide
+    report = run(lambda cell: costs[cell.backend], "--profiles", "default", "--max-rounds", "3",
+                 noise=0.03)  # fmt: skip
+    verdict = verdict_of(report)
+    assert "the cap of 3 rounds was reached" in verdict
+    assert "rounds would likely decide it (`nox -s bench -- --max-rounds " in verdict or (
+        "more runs than is practical" in verdict
+    )
+    assert "runs per group" not in verdict  # a paired margin is decided by rounds
+
+
+def test_a_disturbed_round_is_named_and_the_verdict_without_it_is_checked(bench_into):
+    run, host = bench_into
+    # Three start probes, then one after each round: rounds 2 lies between two low ones.
+    host.readings = [480.0, 480.0, 480.0, 300.0, 310.0, 480.0, 480.0, 480.0, 480.0]
+    report = run(lambda cell: COSTS[cell.backend], "--profiles", "default")
+    verdict = verdict_of(report)
+    assert (
+        "Round 2 of `inv-r` was flagged disturbed: the neutral probes around it read 300 and 310"
+        in verdict
+    )
+    assert "Without the disturbed rounds the verdict is the same." in verdict
+    assert "every margin above is suspect" not in verdict
+
+
+def test_a_search_that_kept_the_defaults_says_so_in_the_verdict(bench_into):
+    run, _ = bench_into
+    report = run(lambda cell: COSTS[cell.backend], "--backends", "jax,torch", "--max-rounds", "3")
+    verdict = verdict_of(report)
+    assert "Tuned profile of jax/cpu: the search" in verdict
+    assert "tuned = default settings" in verdict
