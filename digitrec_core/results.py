@@ -91,7 +91,8 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "jit_compile_requested": 'bool | "auto"',
         "jit_compile_resolved": "bool",
         "steps_per_execution": "int",
-        "threads": "dict: requested, cpu_affinity, busy_cores_gemm, busy_cores_fit, in_effect "
+        "threads": "dict: requested, cpu_affinity, busy_cores_gemm (None where no framework "
+        "probe ran), busy_cores_fit, in_effect "
         "(whether the measured busy cores confirm the limit)",
         "tf32_requested": "bool",
         "dtype_policy": "str",

@@ -44,7 +44,7 @@ def verdict_of(report: str) -> str:
 
 def test_the_verdict_says_how_its_rounds_ran_and_why_they_stopped(bench_into):
     run, _ = bench_into
-    report = run(lambda cell: COSTS[cell.backend], "--profiles", "default")
+    report = run(lambda cell: COSTS[cell.backend], "--profiles", "default", "--max-rounds", "6")
     verdict = verdict_of(report)
     assert (
         "**Rounds**: invocation `inv-r` ran every backend and profile once per round for 3 "

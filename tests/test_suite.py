@@ -131,9 +131,9 @@ def test_the_suite_stops_early_once_the_verdict_is_decided(monkeypatch, tmp_path
     assert run_suite(tmp_path, "--profiles", "default", "--budget", "0") == 0
     record = schedule_record(tmp_path)
     assert len(record["rounds"]) == 3 and record["stopped"]["reason"] == "decided"
-    assert record["design"]["looks"] == 4 and record["design"]["confidence"] == pytest.approx(
-        1 - 0.05 / 4
-    )
+    looks = suite.DEFAULT_MAX_ROUNDS - suite.DEFAULT_MIN_ROUNDS + 1
+    assert record["design"]["looks"] == looks
+    assert record["design"]["confidence"] == pytest.approx(1 - 0.05 / looks)
 
 
 @pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])

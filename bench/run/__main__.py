@@ -72,7 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=repeat_section, help=argparse.SUPPRESS)
     parser.add_argument("--tuning-record", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--framework-probe", choices=("full", "threads"), default="full", help=argparse.SUPPRESS
+        "--framework-probe",
+        choices=("full", "threads", "none"),
+        default="full",
+        help=argparse.SUPPRESS,
     )
     # One id for every run of one nox command (set by the noxfile).
     cli.add_invocation(parser, argparse.SUPPRESS)
@@ -219,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             tuning=tuning,
             invocation=args.invocation,
             speed_extras=args.speed_extras,
-            full_probe=args.framework_probe == "full",
+            framework_probe=args.framework_probe,
         )
     except (DataFileError, BackendMismatchError, SubsetError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def threads_record(
-    requested: int | None, busy_cores_gemm: float, busy_cores_fit: float
+    requested: int | None, busy_cores_gemm: float | None, busy_cores_fit: float
 ) -> dict[str, Any]:
     """The thread limit asked for, the cores the process may use, and what it really used.
 
@@ -35,7 +35,8 @@ def threads_record(
     """
     in_effect = None
     if requested is not None:
-        in_effect = max(busy_cores_gemm, busy_cores_fit) <= requested + THREADS_SLACK_CORES
+        busiest = max(busy for busy in (busy_cores_gemm, busy_cores_fit) if busy is not None)
+        in_effect = busiest <= requested + THREADS_SLACK_CORES
     return {
         "requested": requested,
         "cpu_affinity": backends.cpu_affinity(),

@@ -35,6 +35,8 @@ from digitrec_core.model import compile_model
 from digitrec_core.results import ALONE, build_record
 from digitrec_core.workloads import Workload, definition_sha256, load_workload
 
+SHORT_PROBE = {"repeats": 2, "seconds_per_repeat": 0.05, "model_shapes": False}
+
 
 class BackendMismatchError(RuntimeError):
     """Keras is running a different backend (or device) from the one the run asked for."""
@@ -63,16 +65,17 @@ def run_benchmark(
     tuning: dict[str, Any] | None = None,
     invocation: str | None = None,
     speed_extras: bool = True,
-    full_probe: bool = True,
+    framework_probe: str = "full",
 ) -> dict[str, Any]:
     """Run the documented workflow under `config` and return the result record.
 
     `repeat` (group id, index, count, interleaved), `tuning` (the search that chose a tuned
     profile's settings) and `invocation` (the id shared by every run of one `nox -s bench`)
     are recorded as given. `speed_extras=False` skips the prediction benchmark (for trials that
-    only compare training speed). `full_probe=False`, implied by it, replaces the framework's
-    full GEMM probe by a short one that only measures the busy cores (threads), which the
-    suite asks for once a group's first run has recorded the full one.
+    only compare training speed). `framework_probe`: "full" (the framework's GEMM rates, kept
+    in the roofline), "threads" (a short square run that only measures the busy cores, implied
+    by `speed_extras=False`) or "none" (no probe; with a thread limit the short one still runs
+    to check it). The suite asks for the full probe in each group's first run only.
     """
     startup_seconds = time.time() - psutil.Process().create_time()
     support = prepare_backend(config)
@@ -87,20 +90,22 @@ def run_benchmark(
         f"{config.backend} {support.framework_version()} on {device_name}: "
         f"{model.count_params():,} parameters, {config.epochs} epochs at batch {config.batch_size}"
     )
-    full_probe = full_probe and speed_extras
+    if framework_probe == "full" and not speed_extras:
+        framework_probe = "threads"
+    if framework_probe == "none" and config.threads is not None:
+        framework_probe = "threads"  # a thread limit is declared only once the probe confirms it
     measured = train_and_time(
-        config, model, prepared, support, log, speed_extras=speed_extras, full_probe=full_probe
+        config, model, prepared, support, log, speed_extras=speed_extras, probe=framework_probe
     )
     samples_per_epoch = len(prepared.x_train)
     roofline_figures = roofline.roofline_record(
         measured.timings["steady_epoch_seconds"],
         samples_per_epoch,
-        measured.framework_gemm if full_probe else None,
+        measured.framework_gemm if framework_probe == "full" else None,
         flops_per_sample=model_training_flops_per_sample(model),
     )
-    threads = threads_record(
-        config.threads, measured.framework_gemm["busy_cores"], measured.fit_busy_cores
-    )
+    busy_gemm = measured.framework_gemm["busy_cores"] if measured.framework_gemm else None
+    threads = threads_record(config.threads, busy_gemm, measured.fit_busy_cores)
     if threads["in_effect"] is False:
         log(
             f"warning: --threads {config.threads} did not take effect: "
@@ -264,7 +269,7 @@ class Measured:
     test_accuracy: float
     predicted: np.ndarray
     timings: dict[str, Any]
-    framework_gemm: dict[str, Any]
+    framework_gemm: dict[str, Any] | None  # None where no probe ran
     fit_busy_cores: float
 
 
@@ -276,7 +281,7 @@ def train_and_time(
     log,
     *,
     speed_extras: bool,
-    full_probe: bool,
+    probe: str,
 ) -> Measured:
     """Fit, evaluate and predict with every step timed to its synchronised end; probe GEMMs."""
 
@@ -320,13 +325,15 @@ def train_and_time(
             f"p99 {predict_speed['predict_latency_p99_ms']:.3f} ms"
         )
     probe_started = time.perf_counter()
-    framework_gemm = gemm_probe.gemm_rates(
-        keras.ops.matmul,
-        keras.ops.convert_to_tensor,
-        support.block_until_ready,
-        # Where the full probe is not asked for, only the busy cores of a short square run.
-        **({} if full_probe else {"repeats": 2, "seconds_per_repeat": 0.05, "model_shapes": False}),
-    )
+    framework_gemm = None
+    if probe != "none":
+        framework_gemm = gemm_probe.gemm_rates(
+            keras.ops.matmul,
+            keras.ops.convert_to_tensor,
+            support.block_until_ready,
+            # Short of the full probe, only the busy cores of a short square run.
+            **({} if probe == "full" else SHORT_PROBE),
+        )
     framework_probe_seconds = time.perf_counter() - probe_started
     timings = {
         "fit_seconds": fit_seconds,

@@ -34,7 +34,9 @@ from bench.suite.pythons import (
 )
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
 
-DEFAULT_BUDGET_MINUTES = 5.0
+# A typical 2-core machine runs four rounds of the MLP's four to six groups in these 5.5 minutes,
+# and the whole `nox -s bench` within six (README, Speed verdicts).
+DEFAULT_MIN_ROUNDS, DEFAULT_MAX_ROUNDS, DEFAULT_BUDGET_MINUTES = 3, 4, 5.5
 
 
 def default_devices() -> list[str]:
@@ -93,9 +95,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         default=list(PROFILES),
         help="comma-separated profiles to run (default: default,tuned)",
     )
-    parser.add_argument("--min-rounds", type=int, default=3, help="rounds before the first look")
     parser.add_argument(
-        "--max-rounds", type=int, default=6, help="the most rounds to run (default 6)"
+        "--min-rounds",
+        type=int,
+        default=DEFAULT_MIN_ROUNDS,
+        help=f"rounds before the verdict is first looked at (default {DEFAULT_MIN_ROUNDS})",
+    )
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=DEFAULT_MAX_ROUNDS,
+        help=f"the most rounds to run (default {DEFAULT_MAX_ROUNDS})",
     )
     parser.add_argument(
         "--budget",
@@ -103,7 +113,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         default=DEFAULT_BUDGET_MINUTES,
         metavar="MINUTES",
         help="start no round (beyond --min-rounds) that would likely end past this many "
-        f"minutes since the suite started; 0: no budget (default {DEFAULT_BUDGET_MINUTES:g})",
+        "minutes since the first round started; 0: no budget (default "
+        f"{DEFAULT_BUDGET_MINUTES:g})",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the first round; round i uses seed + i"

@@ -11,6 +11,11 @@ from collections.abc import Callable
 SEPARATOR = " · "
 
 
+def print_now(line: str) -> None:
+    """Print one line at once, also when the output goes to a pipe (nox, CI logs)."""
+    print(line, flush=True)
+
+
 def duration_text(seconds: float) -> str:
     """ "about 3 min", "about 40 s" or "under 10 s": a person's estimate, not a measurement."""
     if seconds < 10:
@@ -27,7 +32,7 @@ class Progress:
         self,
         planned: int = 0,
         *,
-        print_line: Callable[[str], None] = print,
+        print_line: Callable[[str], None] = print_now,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.planned = planned

@@ -216,7 +216,7 @@ class Suite:
                 "max_rounds": design.max_rounds,
                 "confidence": design.confidence,
             }
-            probe = "threads" if cell.name in self.probed else "full"
+            probe = "full" if cell.name not in self.probed else "none"
             options = [
                 "--profile", cell.profile,
                 "--seed", str(self.args.seed + index),
@@ -245,7 +245,6 @@ class Suite:
             log=self.log,
             probe=lambda index: self.short_probe(f"after-round-{index + 1}"),
             start_rates=self.start_rates,
-            started=self.started,
             clock=self.clock,
             on_failure=lambda cell, index, outcome: self.record_failure(
                 cell, index, outcome, cell.profile

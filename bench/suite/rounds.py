@@ -182,8 +182,8 @@ def run_rounds(
     """Run `cells` in rounds by `design`; `open_items` names the margins still undecided.
 
     `launch(cell, round, position)` runs one cell; `probe(round)` reads the host after a
-    round (GFLOP/s); `start_rates` are the probes before the first. `started` is when the
-    suite started (the budget counts from there). A cell that cannot import its backend is
+    round (GFLOP/s); `start_rates` are the probes before the first. The budget counts from
+    `started` (default: now, the first round's start). A cell that cannot import its backend is
     dropped from later rounds; every failure goes to `on_failure`. `needed`, after a look,
     names the cells later rounds still need (the tuning search drops decided candidates).
     """

@@ -92,7 +92,8 @@ def trial_options(candidate: Candidate, seed: int, out: Path) -> list[str]:
         *settings_args(candidate.settings),
         "--seed", str(seed),
         "--training-trial",
-        "--framework-probe", "threads",
+        # Only a thread limit needs the busy cores of the framework's own GEMMs.
+        "--framework-probe", "none" if candidate.settings.get("threads") is None else "threads",
         "--out", str(out),
     ]  # fmt: skip
 
