@@ -358,3 +358,13 @@ def test_the_suite_runs_real_rounds_in_fresh_processes(tiny_mnist_dir, tmp_path)
     assert "epoch" not in done.stdout  # the runs' own lines went to their logs
     logs = list(tmp_path.glob("logs/*/*/r0*.log"))
     assert len(logs) == 2 and all("epoch   1/2" in log.read_text() for log in logs)
+
+
+def test_the_schedule_record_holds_no_local_path(monkeypatch, tmp_path, clock):
+    faster = fast_candidates({("tensorflow", "jit false, spe 32"): 0.5})
+    install(monkeypatch, FakeLaunch(faster, clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--backends", "tensorflow", "--max-rounds", "3") == 0
+    record = schedule_record(tmp_path)
+    [tuned] = [cell for cell in record["cells"] if cell["profile"] == "tuned"]
+    assert tuned["options"][tuned["options"].index("--tuning-record") + 1] == "<tuning record>"
+    assert str(tmp_path) not in json.dumps(record) and "/tmp/" not in json.dumps(record)

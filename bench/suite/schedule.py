@@ -42,13 +42,22 @@ def portable_python(python: str) -> str:
         return f"{path.name} (outside the project)"
 
 
+def portable_options(options: tuple[str, ...]) -> list[str]:
+    """A cell's bench.run options without the temporary file its tuning record travels in."""
+    kept = list(options)
+    for index, option in enumerate(kept[:-1]):
+        if option == "--tuning-record":
+            kept[index + 1] = "<tuning record>"
+    return kept
+
+
 def cell_entry(cell: Cell, group: str, python: str) -> dict[str, Any]:
     return {
         "name": cell.name,
         "backend": cell.backend,
         "device": cell.device,
         "profile": cell.profile,
-        "options": list(cell.options),
+        "options": portable_options(cell.options),
         "group": group,
         "python": portable_python(python),
     }
