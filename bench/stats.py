@@ -381,14 +381,16 @@ def rounds_to_decide(
     min_effect: float = MIN_SPEED_EFFECT,
     power: float = DECIDING_POWER,
     max_rounds: int = MAX_ROUNDS_SUGGESTED,
+    at_least: int = 2,
 ) -> int | None:
     """Rounds that would likely (80%) decide a paired margin with the cap set to that number.
 
     Takes the observed mean and sd of the per-round log ratios as the truth, and the level
     `sequential_confidence(min_rounds, n)` for the interval's half-width h. FASTER / SLOWER
     needs the mean beyond both h and the minimum effect; SAME needs the mean plus h inside
-    the minimum effect; the chance of either is taken as normal. None when no count up to
-    `max_rounds` does it (a true ratio at the 5% boundary itself never decides).
+    the minimum effect; the chance of either is taken as normal. The count is at least
+    `at_least` (the rounds already run, plus one, for "how many more"). None when no count up
+    to `max_rounds` does it (a true ratio at the 5% boundary itself never decides).
     """
     d = _finite_samples(log_ratios, "log_ratios")
     if d.size < 2:
@@ -396,8 +398,8 @@ def rounds_to_decide(
     mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
     effect = math.log1p(min_effect)
     if sd == 0:
-        return max(min_rounds, int(d.size)) if mean != effect else None
-    for n in range(max(min_rounds, 2), max_rounds + 1):
+        return max(min_rounds, at_least, int(d.size)) if mean != effect else None
+    for n in range(max(min_rounds, at_least, 2), max_rounds + 1):
         level = sequential_confidence(min_rounds, n)
         se = sd / math.sqrt(n)
         half = stats.t.ppf(0.5 + level / 2, n - 1) * se

@@ -1,5 +1,6 @@
 """The report on a rounds invocation: how its rounds ran, why they stopped, what is open."""
 
+import re
 import sys
 
 import pytest
@@ -62,9 +63,15 @@ def test_an_undecided_paired_margin_says_how_many_rounds_would_decide_it(bench_i
                  noise=0.03)  # fmt: skip
     verdict = verdict_of(report)
     assert "the cap of 3 rounds was reached" in verdict
-    assert "rounds would likely decide it (`nox -s bench -- --max-rounds " in verdict or (
-        "more runs than is practical" in verdict
+    found = re.search(
+        r"about (\d+) rounds in all, (\d+) more than these, would likely decide it "
+        r"\(`nox -s bench -- --max-rounds (\d+) --budget 0`\)",
+        verdict,
     )
+    assert found or "more runs than is practical" in verdict
+    if found:
+        total, more, cap = map(int, found.groups())
+        assert total == cap == 3 + more and more >= 1
     assert "runs per group" not in verdict  # a paired margin is decided by rounds
 
 

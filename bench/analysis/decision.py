@@ -118,6 +118,7 @@ class Margin:
     repeats_to_decide: int | None  # paired: rounds (the cap to set); else runs per group
     paired: bool = False
     confidence: float = 0.95
+    rounds: int | None = None  # paired: the rounds both groups ran
 
     @property
     def decisive(self) -> bool:
@@ -202,7 +203,11 @@ def margin_over(winner: Candidate, other: Candidate, task: Task) -> Margin:
     if decided:
         needed = None
     elif paired:
-        needed = rounds_to_decide(np.log(slow) - np.log(fast), min_rounds_of(winner.row, other.row))
+        needed = rounds_to_decide(
+            np.log(slow) - np.log(fast),
+            min_rounds_of(winner.row, other.row),
+            at_least=len(slow) + 1,
+        )
     else:
         needed = repeats_to_decide(slow, fast)
     return Margin(
@@ -213,6 +218,7 @@ def margin_over(winner: Candidate, other: Candidate, task: Task) -> Margin:
         repeats_to_decide=needed,
         paired=paired,
         confidence=confidence,
+        rounds=len(slow) if paired else None,
     )
 
 

@@ -182,9 +182,10 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
                 continue
             n = margin.repeats_to_decide
             if n and margin.paired:
+                more = n - (margin.rounds or 0)
                 run = (
-                    f"about {n} rounds would likely decide it (`nox -s bench -- --max-rounds {n} "
-                    "--budget 0`)"
+                    f"about {n} rounds in all, {more} more than these, would likely decide it "
+                    f"(`nox -s bench -- --max-rounds {n} --budget 0`)"
                 )
             elif n:
                 run = (
