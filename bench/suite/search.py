@@ -38,18 +38,20 @@ def tuned_settings(
             found[(backend, device)] = cached
             suite.searches[f"{backend}/{device}"] = search_summary(cached, reused=True)
     if to_search:
-        searched = search(suite, to_search, tmp)
+        searched, rates = search(suite, to_search, tmp)
+        # The host's speed while it searched: the median of every probe until the search ended.
+        host_then = typical_rate([*suite.start_rates, *rates])
         for place, record in searched.items():
             path = search_cache.cache_path(suite.results_dir, keys[place], suite.passthrough)
-            found[place] = search_cache.write_cache(path, record, keys[place], host)
+            found[place] = search_cache.write_cache(path, record, keys[place], host_then)
             suite.searches[f"{place[0]}/{place[1]}"] = search_summary(found[place], False)
     return found
 
 
 def search(
     suite: "Suite", targets: list[tuple[str, str]], tmp: Path
-) -> dict[tuple, dict[str, Any]]:
-    """Search the settings of every target in one set of rounds."""
+) -> tuple[dict[tuple, dict[str, Any]], list[float]]:
+    """Search the settings of every target in one set of rounds; its records and probe rates."""
     design = tuning.SEARCH_DESIGN
     candidates = tuning.candidates_of(targets)
     by_cell = {candidate.cell: candidate for candidate in candidates}
@@ -92,7 +94,8 @@ def search(
             continue
         records[place] = tuning.search_record(record, rounds)
         suite.log(f"{place[0]}/{place[1]}: {search_summary(records[place], False)['text']}")
-    return records
+    rates = [r.probe_gflops for r in rounds.rounds if r.probe_gflops]
+    return records, rates
 
 
 def search_summary(record: dict[str, Any], reused: bool) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The tuning search's cache: <results-dir>/tuning/<machine>/<backend>-<device>.json.
 
-A search is reused while the hardware, the host's speed (the median of the suite's start
-probes, within 10% of the one it was searched at), keras and the framework as installed for
+A search is reused while the hardware, the host's speed (the median of the suite's three
+start probes, within 10% of the median of every probe taken until the search it reuses
+ended), keras and the framework as installed for
 that backend, the options passed to the runs, the candidates and the search's own rule and
 design are unchanged; `--retune` always searches again.
 """
