@@ -23,11 +23,11 @@ def bench_into(monkeypatch, tmp_path):
     monkeypatch.setattr("bench.suite.probes.gemm_probe.neutral_probe", host)
     skip_drawing(monkeypatch)
 
-    def run(costs, *args, noise=0.02):
+    def run(costs, *args, noise=0.02, invocation="inv-r"):
         fake = FakeLaunch(costs, clock=clock, noise=noise, write_to=tmp_path)
         monkeypatch.setattr(Launcher, "launch", lambda launcher, *a: fake(launcher, *a))
         options = ["--python", sys.executable, "--results-dir", str(tmp_path), "--order-seed",
-                   "3", "--invocation", "inv-r", "--budget", "0", *args]  # fmt: skip
+                   "3", "--invocation", invocation, "--budget", "0", *args]  # fmt: skip
         assert suite.main(options) == 0
         return build_report(tmp_path, test_set=None, warn=lambda message: None).read_text()
 
@@ -85,7 +85,7 @@ def test_a_disturbed_round_is_named_and_the_verdict_without_it_is_checked(bench_
         "Round 2 of `inv-r` was flagged disturbed: the neutral probes around it read 300 and 310"
         in verdict
     )
-    assert "Without the disturbed rounds the verdict is the same." in verdict
+    assert "Without the disturbed rounds no decided margin would be decided otherwise" in verdict
     assert "every margin above is suspect" not in verdict
 
 
@@ -95,3 +95,62 @@ def test_a_search_that_kept_the_defaults_says_so_in_the_verdict(bench_into):
     verdict = verdict_of(report)
     assert "Tuned profile of jax/cpu: the search" in verdict
     assert "tuned = default settings" in verdict
+
+
+def test_a_tuned_profile_whose_latest_search_kept_the_defaults_is_not_taken_from_an_older_one(
+    bench_into,
+):
+    run, _ = bench_into
+
+    def faster_tuned(cell):
+        fast = (cell.backend == "tensorflow" and "spe 32" in cell.name) or cell.profile == "tuned"
+        return COSTS[cell.backend] * (0.5 if fast else 1.0)
+
+    first = run(faster_tuned, "--backends", "tensorflow,jax", "--max-rounds", "3",
+                invocation="inv-1")  # fmt: skip
+    assert "TensorFlow (tuned)" in verdict_of(first)
+    second = run(lambda cell: COSTS[cell.backend], "--backends", "tensorflow,jax",
+                 "--max-rounds", "3", "--retune", invocation="inv-2")  # fmt: skip
+    verdict = verdict_of(second)
+    assert "TensorFlow (tuned)" not in verdict  # its settings are no longer the search's choice
+    assert "invocation `inv-2`" in verdict and "invocation `inv-1`" not in verdict
+    assert "Tuned profile of tensorflow/cpu: the search" in verdict
+
+
+def verdict_where(winner: str, other: str, outcome: str):
+    """A one-margin verdict: `winner` against `other` for time to a trained model."""
+    from types import SimpleNamespace
+
+    from bench.analysis.decision import (
+        TIME_TO_MODEL,
+        Candidate,
+        MachineVerdict,
+        Margin,
+        TaskVerdict,
+    )
+
+    def candidate(backend):
+        return Candidate(SimpleNamespace(backend=backend, profile="default"), [1.0])
+
+    task = TaskVerdict(TIME_TO_MODEL, "any", candidate(winner))
+    task.margins = [Margin(candidate(other), 1.5, [1.2, 1.8], outcome, None)]
+    return MachineVerdict("m", "cpu", {(TIME_TO_MODEL.name, "any"): task}, set(), [], {})
+
+
+def test_leaving_out_disturbed_rounds_tells_a_flip_from_fewer_rounds():
+    from bench.analysis.rounds import changed_margins
+    from bench.report.headline import without_disturbed_text
+
+    flip = changed_margins(verdict_where("jax", "torch", "FASTER"),
+                           verdict_where("torch", "jax", "FASTER"))  # fmt: skip
+    assert flip.flipped == [
+        "time to a trained model (best profile), JAX (default) vs torch (default): "
+        "JAX (default) faster → torch (default) faster"
+    ]
+    assert without_disturbed_text(flip).startswith("⚠ Without the disturbed rounds these")
+    fewer = changed_margins(verdict_where("jax", "torch", "FASTER"),
+                            verdict_where("jax", "torch", "INCONCLUSIVE"))  # fmt: skip
+    assert (fewer.flipped, fewer.opened) == ([], 1)
+    assert "no decided margin would be decided otherwise (1 decided" in without_disturbed_text(
+        fewer
+    )

@@ -311,3 +311,13 @@ def test_rounds_to_decide_grows_with_the_spread_and_gives_up_at_the_boundary():
     assert 3 <= clear < noisier
     assert stats.rounds_to_decide(math.log1p(stats.MIN_SPEED_EFFECT) + 0.05 * base, 3) is None
     assert stats.rounds_to_decide([0.2, 0.2, 0.2], 3) == 3  # no spread: the minimum decides
+
+
+@pytest.mark.parametrize(("ratio", "sd"), [(1.0, 0.1), (1.25, 0.1), (1.5, 0.2)])
+def test_sequential_power_agrees_with_the_real_rule_looked_at_every_round(ratio, sd):
+    level = stats.sequential_confidence(3, 4)
+    simulated = looked_at_every_round(ratio, sd, level, sims=1500, cap=4, seed=1)
+    computed = stats.sequential_power(ratio, sd, 3, 4, sims=40_000)
+    for outcome in (FASTER, SLOWER, SAME):
+        assert simulated[outcome] == pytest.approx(computed[outcome], abs=0.035)
+    assert 3 <= computed["mean_rounds"] <= 4

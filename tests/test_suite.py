@@ -368,3 +368,13 @@ def test_the_schedule_record_holds_no_local_path(monkeypatch, tmp_path, clock):
     [tuned] = [cell for cell in record["cells"] if cell["profile"] == "tuned"]
     assert tuned["options"][tuned["options"].index("--tuning-record") + 1] == "<tuning record>"
     assert str(tmp_path) not in json.dumps(record) and "/tmp/" not in json.dumps(record)
+
+
+def test_more_minimum_rounds_raise_the_cap_unless_it_is_given():
+    args, _ = suite.parse_args(["--min-rounds", "5"])
+    assert (args.min_rounds, args.max_rounds) == (5, 5)
+    args, _ = suite.parse_args([])
+    assert (args.min_rounds, args.max_rounds) == (
+        suite.DEFAULT_MIN_ROUNDS,
+        suite.DEFAULT_MAX_ROUNDS,
+    )

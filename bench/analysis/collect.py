@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.schedules import CHOSE
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import ResultFileError, iter_result_paths, read_result
 
@@ -218,10 +219,15 @@ def in_report_order(runs: pd.DataFrame) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
-def select_latest(runs: pd.DataFrame) -> pd.DataFrame:
+def select_latest(
+    runs: pd.DataFrame, schedules: dict[tuple[str, str], dict[str, Any]] | None = None
+) -> pd.DataFrame:
     """Per machine, backend, device, mode and profile: the latest repeat group.
 
     One row per group, the group's latest run, with ``group_runs``: every result of the group.
+    A tuned group older than its backend's latest invocation is left out where that
+    invocation's schedule record says its search kept the defaults: tuned is the default
+    profile there, and an older search's settings no longer stand for it.
     """
     runs = runs.sort_values("created_utc", kind="stable")
     latest_group = runs.groupby(GROUP_KEYS)["repeat_group"].transform("last")
@@ -236,7 +242,28 @@ def select_latest(runs: pd.DataFrame) -> pd.DataFrame:
         )
         for group, machine in zip(chosen["repeat_group"], chosen["machine"], strict=True)
     ]
-    return in_report_order(chosen)
+    return in_report_order(without_superseded(chosen, schedules or {}))
+
+
+def without_superseded(
+    chosen: pd.DataFrame, schedules: dict[tuple[str, str], dict[str, Any]]
+) -> pd.DataFrame:
+    """`chosen` without tuned groups whose backend's latest search kept the defaults."""
+    backend_keys = [key for key in GROUP_KEYS if key != "profile"]
+    ordered = chosen.sort_values("created_utc", kind="stable")
+    newest = ordered.groupby(backend_keys)["invocation"].transform("last").reindex(chosen.index)
+
+    def superseded(row: Any, latest: str | None) -> bool:
+        if row.profile != "tuned" or latest is None or row.invocation == latest:
+            return False
+        search = (schedules.get((row.machine, latest)) or {}).get("searches") or {}
+        found = search.get(f"{row.backend}/{row.device}")
+        return isinstance(found, dict) and found.get("outcome") != CHOSE
+
+    keep = [
+        not superseded(row, latest) for row, latest in zip(chosen.itertuples(), newest, strict=True)
+    ]
+    return chosen[keep]
 
 
 def split_quick(selected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.collect import get
-from bench.analysis.decision import MachineVerdict, decide_machine
+from bench.analysis.decision import SCOPES, MachineVerdict, decide_machine
 from bench.analysis.hosts import Probes, invocation_of
+from bench.stats import FASTER, SAME
 
 
 @dataclass
@@ -22,7 +23,7 @@ class RoundsInfo:
     invocation: str
     schedule: dict[str, Any]
     disturbed: list[int]
-    changed_without_disturbed: list[str] = field(default_factory=list)
+    changed_without_disturbed: "Changes | None" = None
 
     @property
     def rounds(self) -> int:
@@ -52,27 +53,43 @@ def without_rounds(groups: pd.DataFrame, invocation: str, indices: list[int]) ->
     return lighter[[bool(runs) for runs in lighter["group_runs"]]]
 
 
+OUTCOME_WORDS = {FASTER: "{winner} faster", SAME: "the same"}
+
+
 def margin_outcomes(verdict: MachineVerdict) -> dict[str, str]:
-    """Every margin of a verdict as "task (scope): winner against other" -> its outcome."""
+    """Every margin as "task (scope), A vs B" (the pair in name order) -> what it says."""
     found = {}
     for (name, scope), task in verdict.tasks.items():
         for margin in task.margins:
-            key = f"{name} ({scope}): {task.winner.name} against {margin.other.name}"
-            found[key] = margin.outcome
+            pair = " vs ".join(sorted([task.winner.name, margin.other.name]))
+            words = OUTCOME_WORDS.get(margin.outcome, "undecided")
+            found[f"{name} ({SCOPES[scope]}), {pair}"] = words.format(winner=task.winner.name)
     return found
 
 
-def changed_margins(full: MachineVerdict, lighter: MachineVerdict) -> list[str]:
-    """What the lighter verdict decides differently ("... : FASTER → INCONCLUSIVE")."""
+@dataclass
+class Changes:
+    """What a verdict says otherwise without some rounds: decisions that flip, or just open."""
+
+    flipped: list[str] = field(default_factory=list)  # decided, and decided otherwise
+    opened: int = 0  # decided, and undecided with fewer rounds
+    closed: int = 0  # undecided, and decided without them
+
+
+def changed_margins(full: MachineVerdict, lighter: MachineVerdict) -> Changes:
+    """How the lighter verdict's margins differ from the full one's."""
     before, after = margin_outcomes(full), margin_outcomes(lighter)
-    changes = [
-        f"{key}: {outcome} → {after.get(key, 'no such margin')}"
-        for key, outcome in before.items()
-        if after.get(key) != outcome
-    ]
-    changes += [
-        f"{key}: no such margin → {outcome}" for key, outcome in after.items() if key not in before
-    ]
+    changes = Changes()
+    for key, said in before.items():
+        now = after.get(key, "undecided")
+        if now == said:
+            continue
+        if said == "undecided":
+            changes.closed += 1
+        elif now == "undecided":
+            changes.opened += 1
+        else:
+            changes.flipped.append(f"{key}: {said} → {now}")
     return changes
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEDULES_DIR = "schedules"
+# A tuning search's outcomes, as its record and the schedule record name them.
+CHOSE, NONE_FASTER, UNDECIDED = "chose a candidate", "no candidate faster", "undecided"
 REQUIRED = ("invocation", "machine", "design", "rounds", "disturbed_rounds")
 
 

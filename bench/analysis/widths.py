@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{invocation or ''} under {args.results_dir}"
         print(f"error: no runs of a rounds invocation {where}", file=sys.stderr)
         return cli.EXIT_REFUSED
-    groups = add_labels(select_latest(chosen))
+    groups = add_labels(select_latest(chosen, schedules))
     rows = widths(groups)
     print(
         f"invocation {invocation}: {len(rows)} cross-backend margins, intervals at the "

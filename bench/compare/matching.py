@@ -16,6 +16,7 @@ import pandas as pd
 from bench.analysis.collect import GROUP_KEYS, get, read_runs, select_latest
 from bench.analysis.hosts import Probes, invocation_of, load_probes
 from bench.analysis.measures import THROUGHPUT, values
+from bench.analysis.schedules import load_schedules
 from bench.compare.changes import VERDICTS, accuracy_change, speed_change
 from bench.host.gemm_probe import speeds_differ
 from bench.stats import MIN_SPEED_EFFECT, geometric_mean
@@ -119,7 +120,8 @@ def read_side(results_dir: str | os.PathLike, warn: Callable[[str], None], fix: 
     """
     results_dir = Path(results_dir)
     collection = read_runs(results_dir, warn, fix)
-    return Side(results_dir, select_latest(collection.runs), load_probes(results_dir, warn))
+    latest = select_latest(collection.runs, load_schedules(results_dir, warn))
+    return Side(results_dir, latest, load_probes(results_dir, warn))
 
 
 def group_of(row: Any) -> dict[str, Any]:

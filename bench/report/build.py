@@ -84,7 +84,8 @@ def build_report(
         "run `nox -s bench` first, or point --results-dir (or DIGITREC_RESULTS_DIR) at the "
         "folder that holds the runs/ of your results",
     )
-    every_main, every_aside = split_quick(add_labels(select_latest(collection.runs)))
+    schedules = load_schedules(results_dir, warn_and_list)
+    every_main, every_aside = split_quick(add_labels(select_latest(collection.runs, schedules)))
     names = workload_names(every_main, every_aside)
     # The default workload fills the report as it always has; each other one gets a section.
     main, aside = (frame[frame["workload"] == names[0]] for frame in (every_main, every_aside))
@@ -94,7 +95,6 @@ def build_report(
     figures, written = draw_figures(main, figures_dir, out.parent, test_set)
     verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, names[0])
     host_probes = load_probes(results_dir, warn_and_list)
-    schedules = load_schedules(results_dir, warn_and_list)
     host_notes = [
         note
         for _, groups in main.groupby("machine", sort=False)

@@ -14,6 +14,7 @@ from bench.analysis.decision import (
     TaskVerdict,
     display,
 )
+from bench.analysis.schedules import CHOSE
 from bench.parity.checks import ACCURACY_TOLERANCE
 from bench.report.tables import MISSING, to_markdown
 from bench.stats import MIN_SPEED_EFFECT, SAME
@@ -239,6 +240,23 @@ def rounds_line(verdict: MachineVerdict) -> str:
     return "**Rounds**: " + " ".join(parts) if parts else ""
 
 
+def without_disturbed_text(changes) -> str:
+    """What the verdict would say without its disturbed rounds, in a sentence."""
+    if changes.flipped:
+        return (
+            "⚠ Without the disturbed rounds these margins would be decided otherwise: "
+            + "; ".join(changes.flipped)
+            + ". Rerun `nox -s bench` on a quieter machine."
+        )
+    parts = []
+    if changes.opened:
+        parts.append(f"{changes.opened} decided margin(s) would be undecided with fewer rounds")
+    if changes.closed:
+        parts.append(f"{changes.closed} undecided one(s) would be decided")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return f"Without the disturbed rounds no decided margin would be decided otherwise{detail}."
+
+
 def rounds_notes(verdict: MachineVerdict) -> list[str]:
     """Disturbed rounds and what leaving them out would change; searches that kept defaults."""
     notes = []
@@ -253,17 +271,11 @@ def rounds_notes(verdict: MachineVerdict) -> list[str]:
                 "margins keep it: with the order shuffled, a change of speed during a round is "
                 "noise their interval counts, not a bias."
             )
-        if info.disturbed:
-            changes = info.changed_without_disturbed
-            notes.append(
-                "Without the disturbed rounds the verdict is the same."
-                if not changes
-                else "Without the disturbed rounds these margins would read otherwise: "
-                + "; ".join(changes)
-                + "."
-            )
+        changes = info.changed_without_disturbed
+        if changes is not None:
+            notes.append(without_disturbed_text(changes))
         for place, search in (info.schedule.get("searches") or {}).items():
-            if isinstance(search, dict) and search.get("outcome") != "chose a candidate":
+            if isinstance(search, dict) and search.get("outcome") != CHOSE:
                 notes.append(f"Tuned profile of {place}: {search.get('text')}.")
     return notes
 

@@ -104,8 +104,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--max-rounds",
         type=int,
-        default=DEFAULT_MAX_ROUNDS,
-        help=f"the most rounds to run (default {DEFAULT_MAX_ROUNDS})",
+        help=f"the most rounds to run (default {DEFAULT_MAX_ROUNDS}, or --min-rounds if more)",
     )
     parser.add_argument(
         "--budget",
@@ -147,6 +146,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     args, passthrough = parser.parse_known_args(argv)
     if not args.timeout > 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.max_rounds is None:
+        args.max_rounds = max(args.min_rounds, DEFAULT_MAX_ROUNDS)
     if not 1 <= args.min_rounds <= args.max_rounds:
         parser.error(
             "--min-rounds and --max-rounds must satisfy 1 <= min <= max, got "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.schedules import CHOSE, NONE_FASTER, UNDECIDED
 from bench.backends.search_space import SEARCH_SPACE
 from bench.stats import FASTER, INCONCLUSIVE, compare_speed, geometric_mean
 from bench.suite.rounds import Cell, Design, Rounds
@@ -29,7 +30,6 @@ METRIC = (
     "median steady epoch seconds (epochs 2..N), compile time excluded; candidates whose "
     "settings did not take effect are left out"
 )
-CHOSE, NONE_FASTER, UNDECIDED = "chose a candidate", "no candidate faster", "undecided"
 
 
 def settings_args(settings: dict[str, Any]) -> list[str]:
