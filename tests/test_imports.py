@@ -30,6 +30,7 @@ BACKEND_MODULES = {"keras", "tensorflow", "jax", "torch"}
         "bench.report.build",
         "bench.analysis.decision",
         "bench.analysis.rounds",
+        "bench.analysis.widths",
         "bench.report.headline",
         "bench.report.samples",
         "bench.compare.__main__",

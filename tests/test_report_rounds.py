@@ -154,3 +154,16 @@ def test_leaving_out_disturbed_rounds_tells_a_flip_from_fewer_rounds():
     assert "no decided margin would be decided otherwise (1 decided" in without_disturbed_text(
         fewer
     )
+
+
+def test_widths_prints_each_cross_backend_margin_paired_and_unpaired(bench_into, tmp_path, capsys):
+    from bench.analysis import widths
+
+    run, _ = bench_into
+    run(lambda cell: COSTS[cell.backend], "--profiles", "default", "--max-rounds", "4")
+    capsys.readouterr()
+    assert widths.main(["--results-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("invocation inv-r: 16 cross-backend margins")
+    assert sum(" paired [" in line and " unpaired [" in line for line in lines) == 16
+    assert lines[-1].startswith("median paired / unpaired width (on log scale): ")

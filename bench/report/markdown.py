@@ -135,7 +135,7 @@ def training(
         + (f" ({skipped} more skipped, see [Skipped files](#skipped-files))" if skipped else "")
         + ". For each machine, backend, device, mode (full or quick) and profile the report "
         f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
-        "medians across a group's runs (each in a fresh process, repeat i with seed i). *time "
+        "medians across a group's runs (each in a fresh process, round i with seed i). *time "
         "to a trained model* is the whole `fit`, compile included; *compile s* is first epoch "
         "minus steady epoch; the steady epoch's ± is the half-width of the 95% interval of its "
         f"typical value across runs, {speed.NOISY} where that is wider than "

@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"error: cannot import keras with backend {config.backend!r} ({exc}); install it "
             f"with pip install -e '.[{config.backend}]', or run "
-            f"nox -s \"bench(backend='{config.backend}', device='{config.device}')\"",
+            f"nox -s \"install(backend='{config.backend}', device='{config.device}')\"",
             file=sys.stderr,
         )
         return cli.EXIT_NO_BACKEND

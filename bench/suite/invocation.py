@@ -235,21 +235,38 @@ class Suite:
             self.rounds = rounds
             self.write_record("running")
 
+        return self.in_rounds(cells, design, launch, open_margins, "", on_round=after_round)
+
+    def in_rounds(
+        self,
+        cells: list[Cell],
+        design: Design,
+        launch,
+        open_items,
+        phase: str,
+        profile: str | None = None,
+        **options,
+    ) -> Rounds:
+        """`run_rounds` with this suite's order seed, clock, console, probes and failures.
+
+        `phase` prefixes the probes' names ("search-"); failures are recorded under `profile`,
+        else the cell's own.
+        """
         return run_rounds(
             cells,
             design,
             launch,
-            open_margins,
+            open_items,
             order_seed=self.args.order_seed,
             progress=Progress(clock=self.clock),
             log=self.log,
-            probe=lambda index: self.short_probe(f"after-round-{index + 1}"),
+            probe=lambda index: self.short_probe(f"{phase}after-round-{index + 1}"),
             start_rates=self.start_rates,
             clock=self.clock,
             on_failure=lambda cell, index, outcome: self.record_failure(
-                cell, index, outcome, cell.profile
+                cell, index, outcome, profile or cell.profile
             ),
-            on_round=after_round,
+            **options,
         )
 
     def short_probe(self, phase: str) -> float | None:

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from bench.host.drift import typical_rate
 from bench.suite import search_cache, tuning
-from bench.suite.console import Progress
 from bench.suite.pythons import installed_versions
-from bench.suite.rounds import Cell, Launched, run_rounds
+from bench.suite.rounds import Cell, Launched
 
 if TYPE_CHECKING:
     from bench.suite.invocation import Suite
@@ -72,18 +71,13 @@ def search(
         summary = f"steady epoch {steady:.3f} s" if steady else f"not counted: {why}"
         return Launched(launched.outcome, launched.result, summary)
 
-    rounds = run_rounds(
+    rounds = suite.in_rounds(
         list(by_cell),
         design,
         launch,
         tuning.open_candidates(candidates, design.confidence),
-        order_seed=suite.args.order_seed,
-        progress=Progress(clock=suite.clock),
-        log=suite.log,
-        probe=lambda index: suite.short_probe(f"search-after-round-{index + 1}"),
-        start_rates=suite.start_rates,
-        clock=suite.clock,
-        on_failure=lambda cell, index, outcome: suite.record_failure(cell, index, outcome, "tuned"),
+        "search-",
+        "tuned",
         needed=tuning.needed_cells(candidates, design.confidence),
     )
     judged = tuning.judge(candidates, rounds, design.confidence)
