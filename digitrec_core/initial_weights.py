@@ -57,21 +57,47 @@ def glorot_uniform_for_shapes(seed: int, shapes: Sequence[tuple[int, ...]]) -> l
 
 # Layers whose weights are a kernel and a bias, drawn here as Keras draws them by default.
 NUMPY_INITIALISED = ("Dense", "Conv1D", "Conv2D", "Conv3D")
-NUMPY_HOW = "glorot-uniform kernels, zero biases, numpy seed = config.seed"
+# Layers whose default initial weights are constants, set here to Keras's defaults.
+BATCH_NORM_START = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
+CONSTANT_INITIALISED = {"BatchNormalization": BATCH_NORM_START}
+NUMPY_HOW = (
+    "glorot-uniform kernels, zero biases, numpy seed = config.seed; BatchNorm gamma 1, beta 0, "
+    "moving mean 0, moving variance 1"
+)
 BACKEND_HOW = "the backend's own initialisers, keras seed = config.seed (not equal across backends)"
 
 
 def numpy_initialise(model: Any, seed: int) -> str:
     """Give `model` numpy's initial weights for `seed` where every weighted layer allows it.
 
-    Only Dense and Conv layers (kernel and bias) are drawn by numpy; a model with other
-    weighted layers keeps the backend's own initial weights. Returns how it was initialised.
+    Dense and Conv kernels are drawn by numpy in layer order (biases zero); BatchNormalization
+    starts at Keras's constants (gamma 1, beta 0, moving mean 0, moving variance 1). A model with
+    any other weighted layer keeps the backend's own initial weights. Returns how it was
+    initialised.
     """
     weighted = [layer for layer in model.layers if layer.weights]
-    if not all(type(layer).__name__ in NUMPY_INITIALISED for layer in weighted):
+    known = (*NUMPY_INITIALISED, *CONSTANT_INITIALISED)
+    if not all(type(layer).__name__ in known for layer in weighted):
         return BACKEND_HOW
-    shapes = [tuple(weight.shape) for weight in model.get_weights()]
-    model.set_weights(glorot_uniform_for_shapes(seed, shapes))
+    drawn = [
+        tuple(w.shape)
+        for layer in weighted
+        if type(layer).__name__ in NUMPY_INITIALISED
+        for w in layer.weights
+    ]
+    drawn_values = iter(glorot_uniform_for_shapes(seed, drawn))
+    values = []
+    for layer in weighted:
+        constants = CONSTANT_INITIALISED.get(type(layer).__name__)
+        for weight in layer.weights:
+            if constants is None:
+                values.append(next(drawn_values))
+                continue
+            name = weight.name.split("/")[-1]
+            if name not in constants:
+                return BACKEND_HOW
+            values.append(np.full(tuple(weight.shape), constants[name], dtype=np.float32))
+    model.set_weights(values)
     return NUMPY_HOW
 
 

@@ -478,6 +478,57 @@ def parity_verdict(shift: float) -> dict:
     }
 
 
+def parity_step_verdict(shift: float, *, step_error: float = 1e-7) -> dict:
+    """`parity_verdict` in the layout of the step check (format 2): teacher-forced steps that
+    differ by `step_error` relative, and a free-running epoch that leaves rounding at step 3."""
+    from bench.parity.step_compare import free_running, teacher_forced_verdict
+
+    old = parity_verdict(shift)
+    rng = np.random.default_rng(1)
+    names = {"weights": ["dense/kernel"], "trainable": [0], "slots": ["adam/m"]}
+
+    def step(offset):
+        kernel = rng.normal(size=(4, 3))
+        return {
+            "loss": 2.3,
+            "gradients": [kernel + offset],
+            "weights": [kernel],
+            "slots": [kernel],
+        }
+
+    first = {s: step(0.0) for s in (1, 2, 3)}
+    second = {
+        s: {**out, "gradients": [out["gradients"][0] * (1 + step_error)]}
+        for s, out in first.items()
+    }
+    steps = [1, 2, 3, 4]
+    weights = np.ones((4, 6))
+    drifted = weights.copy()
+    drifted[2:, 0] += 1e-2
+    stepped = teacher_forced_verdict(
+        {"tensorflow": first, "jax": second}, names, 1e-4, reference="tensorflow"
+    )
+    diagnostic = free_running(
+        {
+            "tensorflow": {"steps": steps, "weights": weights},
+            "jax": {"steps": steps, "weights": drifted},
+        },
+        [6],
+        1e-4,
+    )
+    new = {key: value for key, value in old.items() if key != "lockstep"}
+    outcome = "FAIL" if stepped["outcome"] == "FAIL" else old["outcome"]
+    return {
+        **new,
+        "format": 2,
+        "tolerances": {**old["tolerances"], "step": 1e-4},
+        "teacher_forced": {**stepped, "localizer_samples": 8},
+        "free_running": {**diagnostic, "by_epoch": old["lockstep"]["divergence"]},
+        "outcome": outcome,
+        "passed": outcome == "PASS",
+    }
+
+
 def clone_parity_runs(work: Path, active: str) -> None:
     """Fill every other backend's slot in a parity work dir with a copy of `active`'s run."""
     import shutil
@@ -485,16 +536,19 @@ def clone_parity_runs(work: Path, active: str) -> None:
     from digitrec_core.config import BACKENDS
 
     record = json.loads((work / f"{active}.json").read_text())
+    sections = ("lockstep", "free_running", "teacher_forced")
     for backend in BACKENDS:
         if backend == active:
             continue
-        lockstep, predictions = f"lockstep-{backend}.npz", f"predict-everywhere-{backend}.npy"
-        shutil.copy(work / record["lockstep"]["outputs"], work / lockstep)
+        clone = {**record, "backend": backend}
+        for section in sections:
+            name = record[section]["outputs"].replace(active, backend)
+            shutil.copy(work / record[section]["outputs"], work / name)
+            clone[section] = {**record[section], "outputs": name}
+        predictions = f"predict-everywhere-{backend}.npy"
         shutil.copy(work / record["predict_everywhere"]["probabilities"], work / predictions)
-        clone = {
-            **record,
-            "backend": backend,
-            "lockstep": {**record["lockstep"], "outputs": lockstep},
-            "predict_everywhere": {**record["predict_everywhere"], "probabilities": predictions},
+        clone["predict_everywhere"] = {
+            **record["predict_everywhere"],
+            "probabilities": predictions,
         }
         (work / f"{backend}.json").write_text(json.dumps(clone))

@@ -6,7 +6,7 @@ import pytest
 
 from bench.parity import tolerances
 from bench.stats import sd_upper_bound, tost_power
-from tests.report_fixtures import parity_verdict
+from tests.report_fixtures import parity_step_verdict, parity_verdict
 
 
 def test_the_accuracy_margin_is_the_smallest_that_the_seeds_pass_reliably():
@@ -57,3 +57,17 @@ def test_the_command_reads_the_workloads_latest_verdict(tmp_path, capsys):
     assert "(convnet)" in out and "Tolerances(accuracy=" in out
     assert tolerances.main(["--results-dir", str(tmp_path)]) == 2  # no MLP verdict there
     assert "run nox -s parity -- --workload mlp first" in capsys.readouterr().err
+
+
+def test_the_step_tolerance_comes_from_the_steps_judged_by_it_alone():
+    verdict = parity_step_verdict(shift=0.0, step_error=2e-6)
+    proposal = tolerances.propose(verdict, 5, 0.95)
+    assert proposal["measured"]["step"] == pytest.approx(2e-6, rel=1e-3)
+    assert proposal["tolerances"]["step"] == pytest.approx(1e-5)
+    # A tensor allowed its rounding noise, or a near-tie, does not widen the proposal.
+    pair = verdict["teacher_forced"]["pairs"][0]
+    pair["by_step"][0] |= {"error": 0.5, "allowed": 5.0}
+    pair["by_step"][1] |= {"error": 0.3, "near_tie": ["conv2d's ReLU signs differ"]}
+    assert tolerances.propose(verdict, 5, 0.95)["measured"]["step"] == pytest.approx(2e-6, rel=1e-3)
+    # The free-running epoch 1 of a step verdict stands in for the old lockstep measurement.
+    assert proposal["measured"]["lockstep"] == pytest.approx(2e-6)

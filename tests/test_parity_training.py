@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from bench import backends
 from bench.parity import training
 from bench.parity.checks import (
     ACCURACY_TOLERANCE,
@@ -17,6 +18,7 @@ from bench.parity.checks import (
     predict_everywhere_verdict,
 )
 from bench.parity.runs import ParityConfig, run_checks, statistical_run
+from bench.parity.step_compare import STEP_TOLERANCE
 from bench.parity.verdict import decide
 from bench.stats import FAIL, PASS
 from digitrec_core import train
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.backend  # needs a Keras backend installed
 ACTIVE = os.environ["KERAS_BACKEND"]
 TOLERANCES = {
     "accuracy": ACCURACY_TOLERANCE,
+    "step": STEP_TOLERANCE,
     "lockstep": LOCKSTEP_TOLERANCE,
     "predict": PREDICT_TOLERANCE,
 }
@@ -97,10 +100,12 @@ def mutate_adam_square_root(monkeypatch, backend: str) -> None:
         monkeypatch.setattr(ops, "sqrt", lambda x: real_sqrt(ops.add(x, 1e-10)))
 
 
-def test_a_mutation_inside_the_backends_adam_fails_lockstep_only(tiny_data, tmp_path, monkeypatch):
+def test_a_mutation_inside_the_backends_adam_fails_the_step_check_only(
+    tiny_data, tmp_path, monkeypatch
+):
     config = ParityConfig(seeds=3, epochs=10, lockstep_epochs=1, trainer=ACTIVE)
     model_path = tmp_path / "trained.keras"
-    quiet = {"is_trainer": True, "log": lambda line: None}
+    quiet = {"is_trainer": True, "log": lambda line: None, "vjp": backends.load(ACTIVE).vjp}
     reference, reference_arrays = run_checks(tiny_data, config, model_path, **quiet)
     mutate_adam_square_root(monkeypatch, ACTIVE)
     quiet["is_trainer"] = False  # loads the reference's saved model, as other backends do
@@ -111,7 +116,8 @@ def test_a_mutation_inside_the_backends_adam_fails_lockstep_only(tiny_data, tmp_
         {ACTIVE: reference_arrays, "mutated": mutated_arrays},
         TOLERANCES,
     )
-    assert verdict["lockstep"]["outcome"] == FAIL, verdict["lockstep"]["message"]
+    assert verdict["teacher_forced"]["outcome"] == FAIL, verdict["teacher_forced"]["message"]
+    assert verdict["teacher_forced"]["first_difference"]["step"] == 1
     assert verdict["statistical"]["outcome"] == PASS, verdict["statistical"]["message"]
     assert verdict["predict_everywhere"]["outcome"] == PASS
     assert verdict["same_start"]["passed"] and verdict["outcome"] == FAIL

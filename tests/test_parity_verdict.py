@@ -93,7 +93,7 @@ def test_a_parity_run_writes_a_complete_record_and_no_temporary_files(one_backen
 def test_identical_backends_pass_and_the_verdict_is_written(work_dir, tmp_path, capsys):
     assert run_verdict(work_dir, tmp_path / "results", "--session", SESSION) == 0
     out = capsys.readouterr().out
-    assert "statistical: PASS" in out and "lockstep: PASS" in out
+    assert "statistical: PASS" in out and "teacher_forced: PASS" in out
     assert "predict_everywhere: PASS" in out and "parity PASS" in out
     [written] = verdict_files(tmp_path / "results")
     saved = json.loads(written.read_text())
@@ -126,15 +126,31 @@ def test_an_undecided_difference_is_inconclusive_with_exit_1(work_dir, tmp_path,
     assert "parity INCONCLUSIVE" in out
 
 
-def test_a_lockstep_difference_fails(work_dir, tmp_path, capsys):
+def test_a_teacher_forced_step_difference_fails_at_its_step(work_dir, tmp_path, capsys):
+    from bench.parity import teacher
+
     other = BACKENDS[1]
-    path = work_dir / f"lockstep-{other}.npz"
-    with np.load(path) as saved:
-        probabilities, weights = saved["probabilities"], saved["weights"] + 1e-4
-    with path.open("wb") as file:
-        np.savez(file, probabilities=probabilities, weights=weights)
+    path = work_dir / f"teacher-forced-{other}.npz"
+    outputs = teacher.load_outputs(path)
+    step = sorted(outputs)[1]
+    outputs[step]["weights"][0] = outputs[step]["weights"][0] * (1 + 1e-2)
+    teacher.save_outputs(path, outputs)
     assert run_verdict(work_dir, tmp_path / "results") == 1
-    assert "lockstep: FAIL" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "teacher_forced: FAIL" in out and f"first difference at step {step}" in out
+
+
+def test_a_free_running_drift_is_shown_but_not_judged(work_dir, tmp_path, capsys):
+    other = BACKENDS[2]
+    path = work_dir / f"free-running-{other}.npz"
+    with np.load(path) as saved:
+        steps, weights = saved["steps"], saved["weights"].copy()
+    weights[1:] *= 1.01
+    with path.open("wb") as file:
+        np.savez(file, steps=steps, weights=weights)
+    assert run_verdict(work_dir, tmp_path / "results") == 0
+    out = capsys.readouterr().out
+    assert f"leaves rounding at step {steps[1]}" in out and "parity PASS" in out
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,13 @@ class Backend(Protocol):
     def device_report(self) -> dict[str, Any]:
         """What the framework sees: GPUs, CUDA and cuDNN versions."""
 
+    def vjp(self, function: Any, arguments: list[list[Any]], cotangent: Any) -> tuple[Any, Any]:
+        """`function(*arguments)` and the gradients of `cotangent · output` with respect to
+        every tensor of `arguments` (lists of tensors), in the same nesting.
+
+        The one autodiff primitive the parity step check needs (`bench.parity.stepping`).
+        """
+
 
 BACKEND_MEMBERS = ("FRAMEWORK", *(name for name in vars(Backend) if not name.startswith("_")))
 

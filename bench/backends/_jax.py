@@ -64,3 +64,10 @@ def device_report() -> dict:
         "device_kinds": sorted({d.device_kind for d in devices}),
         "visible_gpus": visible_gpus(),
     }
+
+
+def vjp(function, arguments, cotangent):
+    """The output of `function(*arguments)` and its pull-back of `cotangent` (jax.vjp)."""
+    output, pull_back = jax.vjp(function, *arguments)
+    cotangent = jax.numpy.asarray(cotangent, dtype=output.dtype)
+    return output, [list(group) for group in pull_back(cotangent)]

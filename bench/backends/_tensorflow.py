@@ -66,3 +66,18 @@ def device_report() -> dict:
         "cuda_version": build.get("cuda_version"),
         "cudnn_version": build.get("cudnn_version"),
     }
+
+
+def vjp(function, arguments, cotangent):
+    """The output of `function(*arguments)` and its pull-back of `cotangent` (GradientTape)."""
+    leaves = [[tf.convert_to_tensor(a) for a in group] for group in arguments]
+    with tf.GradientTape() as tape:
+        tape.watch(leaves)
+        output = function(*leaves)
+    grads = tape.gradient(
+        output,
+        leaves,
+        output_gradients=tf.convert_to_tensor(cotangent, dtype=output.dtype),
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+    return output, [list(group) for group in grads]

@@ -78,3 +78,25 @@ def device_report() -> dict:
         if cuda
         else [],
     }
+
+
+def vjp(function, arguments, cotangent):
+    """The output of `function(*arguments)` and its pull-back of `cotangent` (autograd)."""
+    import keras
+
+    leaves = [
+        [keras.ops.convert_to_tensor(a).detach().requires_grad_(True) for a in group]
+        for group in arguments
+    ]
+    output = function(*leaves)
+    flat = [leaf for group in leaves for leaf in group]
+    grads = torch.autograd.grad(
+        output,
+        flat,
+        grad_outputs=keras.ops.convert_to_tensor(cotangent, dtype=output.dtype),
+        allow_unused=True,
+    )
+    grads = iter(
+        torch.zeros_like(leaf) if g is None else g for g, leaf in zip(grads, flat, strict=True)
+    )
+    return output.detach(), [[next(grads) for _ in group] for group in leaves]

@@ -1,7 +1,9 @@
-"""The three parity checks as verdicts from numbers alone (numpy; no backend).
+"""Parity verdicts from numbers alone (numpy; no backend); the step check is `step_compare`.
 
 - statistical: paired two one-sided tests (TOST) on the test accuracy per seed;
-- lockstep: max |difference| of probabilities and weights after one same-start, same-order epoch;
+- lockstep (whole epoch): max |difference| of probabilities and weights after one same-start,
+  same-order epoch, the lockstep verdict before the teacher-forced step check (kept for tests
+  that train one epoch and compare);
 - predict everywhere: one saved model's predictions under every backend.
 """
 

@@ -7,8 +7,12 @@ Usage: python -m bench.parity.runs --backend jax [--seeds 5] [--lockstep-epochs 
 
 1. Statistical: the documented run (10 epochs, dropout on) for seeds 0..K-1, each from the numpy
    initial weights of its seed and in its numpy batch order; test accuracy per seed.
-2. Lockstep: dropout off, seed 0, `--lockstep-epochs` epochs; test-set probabilities and weights
-   after every epoch.
+2. Lockstep, dropout off, seed 0:
+   - free-running: epoch 1 batch by batch, each backend from its own previous step, with its
+     weights per step (a diagnostic), then up to `--lockstep-epochs` epochs, with the test-set
+     probabilities and weights after each (`bench.parity.trajectory`);
+   - teacher-forced: every compared step of epoch 1 taken again from the trainer's saved state
+     on the same batch, with the localizer's per-layer comparison (`bench.parity.teacher`).
 3. Predict everywhere: the trainer backend saves its seed-0 documented model as .keras; every
    backend (the trainer included) loads that file and predicts the test set.
 
@@ -54,6 +58,12 @@ def trained_model_path(work_dir: Path, trainer: str) -> Path:
     return work_dir / f"model-trained-on-{trainer}.keras"
 
 
+def reference_states_path(model_path: Path) -> Path:
+    """Where the trainer leaves its states for the teacher-forced steps, beside its model."""
+    trainer = model_path.stem.removeprefix("model-trained-on-")
+    return model_path.with_name(f"step-states-of-{trainer}.npz")
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -88,13 +98,16 @@ def run_checks(
     model_path: Path,
     *,
     is_trainer: bool,
+    vjp,
     workload: Workload | None = None,
     log=print,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run the three checks' training and prediction; return (record, arrays), nothing written.
 
     The trainer saves its seed-0 model to `model_path` (atomically) before every backend,
-    itself included, loads that file and predicts.
+    itself included, loads that file and predicts; it saves its lockstep states beside it
+    (`reference_states_path`), from which every backend takes the teacher-forced steps. `vjp`
+    is the backend's autodiff (`bench.backends.Backend.vjp`).
     """
     import keras
 
@@ -114,24 +127,25 @@ def run_checks(
             write_atomically(model_path, model.save)
             log(f"saved the seed-0 model to {model_path}")
 
-    lockstep_model, lockstep_hash = training.initialised_model(
-        0, workload=workload, dropout_rate=0.0, same_loss_path=True
+    lockstep, free_running, teacher_forced = lockstep_checks(
+        data, config, reference_states_path(model_path), workload, vjp, is_trainer=is_trainer
     )
-    lockstep = training.lockstep_outputs(
-        lockstep_model,
-        data,
-        seed=0,
-        epochs=config.lockstep_epochs,
-        batch_size=workload.batch_size,
+    log(
+        f"lockstep: free-running {config.lockstep_epochs} epochs, teacher-forced steps "
+        f"{teacher_forced['record']['steps']}"
     )
-    log(f"lockstep: {config.lockstep_epochs} epochs")
 
     loaded = keras.saving.load_model(model_path)
     probabilities = train.predict(loaded, data.x_test, batch_size=training.PREDICT_BATCH_SIZE)
     log(f"predict everywhere: {model_path.name} predicted")
     record = {
         "statistical": {"epochs": config.epochs, "runs": statistical},
-        "lockstep": {"epochs": config.lockstep_epochs, "initial_weights_sha256": lockstep_hash},
+        "lockstep": {
+            "epochs": config.lockstep_epochs,
+            "initial_weights_sha256": lockstep["initial_weights_sha256"],
+        },
+        "free_running": free_running["record"],
+        "teacher_forced": teacher_forced["record"],
         "predict_everywhere": {
             "trainer": config.trainer,
             "model": model_path.name,
@@ -139,33 +153,105 @@ def run_checks(
         },
         "test_labels": data.test_labels.tolist(),
     }
-    arrays = {**lockstep, "predict_everywhere": probabilities}
+    arrays = {
+        "probabilities": lockstep["probabilities"],
+        "weights": lockstep["weights"],
+        "free_running": free_running["arrays"],
+        "teacher_forced": teacher_forced["outputs"],
+        "predict_everywhere": probabilities,
+    }
     return record, arrays
 
 
+def lockstep_checks(
+    data, config: ParityConfig, states_path: Path, workload: Workload, vjp, *, is_trainer: bool
+):
+    """The free-running epoch (the trainer saves its states to `states_path`), the further
+    lockstep epochs, then the teacher-forced steps from the trainer's states."""
+    from bench.parity import teacher, training, trajectory
+    from bench.parity.localize import SAMPLES
+    from bench.parity.stepping import KerasStepper
+
+    def lockstep_model():
+        return training.initialised_model(
+            0, workload=workload, dropout_rate=0.0, same_loss_path=True
+        )
+
+    model, start_hash = lockstep_model()
+    stepper = KerasStepper(model, vjp)
+    path = trajectory.free_running_epoch(
+        stepper, model, data.x_train, data.y_train,
+        seed=0, batch_size=workload.batch_size, vjp=vjp, reference=is_trainer,
+    )  # fmt: skip
+    if is_trainer:
+        teacher.save_reference(states_path, path)
+    lockstep = training.lockstep_outputs(
+        model, data, seed=0, epochs=config.lockstep_epochs, batch_size=workload.batch_size,
+        first_epoch=1,
+    )  # fmt: skip
+    sizes = [int(np.size(w)) for w in model.get_weights()]
+    free_running = {
+        "record": {
+            "steps": path.steps,
+            "sizes": sizes,
+            "digests": {str(step): found for step, found in path.digests.items()},
+        },
+        "arrays": {"steps": np.array(path.steps), "weights": path.weights},
+    }
+
+    fresh, _ = lockstep_model()
+    fresh_stepper = KerasStepper(fresh, vjp)
+    outputs, kept = teacher.take_steps(
+        fresh_stepper, fresh, data.x_train, data.y_train, teacher.load_reference(states_path),
+        seed=0, batch_size=workload.batch_size, vjp=vjp,
+        noise_draws=teacher.NOISE_DRAWS if is_trainer else 0,
+    )  # fmt: skip
+    teacher_forced = {
+        "record": {
+            "reference_sha256": file_sha256(states_path),
+            "steps": sorted(outputs),
+            "names": fresh_stepper.names.as_dict(),
+            "samples": SAMPLES,
+            **kept,
+        },
+        "outputs": outputs,
+    }
+    return {**lockstep, "initial_weights_sha256": start_hash}, free_running, teacher_forced
+
+
 def write_outputs(
-    work_dir: Path, backend: str, record: dict[str, Any], arrays: dict[str, np.ndarray]
+    work_dir: Path, backend: str, record: dict[str, Any], arrays: dict[str, Any]
 ) -> Path:
     """Write one backend's arrays, then its record (last, so a record means complete outputs)."""
-    lockstep_path = work_dir / f"lockstep-{backend}.npz"
-    predictions_path = work_dir / f"predict-everywhere-{backend}.npy"
+    from bench.parity import teacher
 
-    def save_lockstep(tmp: Path) -> None:
-        with tmp.open("wb") as file:  # np.savez given a name would append ".npz" to it
-            np.savez(file, probabilities=arrays["probabilities"], weights=arrays["weights"])
+    files = {
+        "lockstep": f"lockstep-{backend}.npz",
+        "free_running": f"free-running-{backend}.npz",
+        "teacher_forced": f"teacher-forced-{backend}.npz",
+        "predict_everywhere": f"predict-everywhere-{backend}.npy",
+    }
+    teacher.save_npz(
+        work_dir / files["lockstep"],
+        {"probabilities": arrays["probabilities"], "weights": arrays["weights"]},
+    )
+    teacher.save_npz(work_dir / files["free_running"], arrays["free_running"])
+    teacher.save_outputs(work_dir / files["teacher_forced"], arrays["teacher_forced"])
 
     def save_predictions(tmp: Path) -> None:
         with tmp.open("wb") as file:
             np.save(file, arrays["predict_everywhere"])
 
-    write_atomically(lockstep_path, save_lockstep)
-    write_atomically(predictions_path, save_predictions)
+    write_atomically(work_dir / files["predict_everywhere"], save_predictions)
     record = {
         **record,
-        "lockstep": {**record["lockstep"], "outputs": lockstep_path.name},
+        **{
+            section: {**record[section], "outputs": files[section]}
+            for section in ("lockstep", "free_running", "teacher_forced")
+        },
         "predict_everywhere": {
             **record["predict_everywhere"],
-            "probabilities": predictions_path.name,
+            "probabilities": files["predict_everywhere"],
         },
     }
     return write_text_atomically(work_dir / f"{backend}.json", json.dumps(record, indent=1))
@@ -234,9 +320,10 @@ def run(args: argparse.Namespace) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
     model_path = trained_model_path(work_dir, args.trainer)
     is_trainer = args.backend == args.trainer
-    if not is_trainer and not model_path.exists():
+    if not is_trainer and not (model_path.exists() and reference_states_path(model_path).exists()):
         print(
-            f"error: {model_path} does not exist: run the trainer's parity runs first "
+            f"error: {model_path} or the trainer's step states beside it do not exist: run "
+            "the trainer's parity runs first "
             f"(nox -s \"parity_runs(backend='{args.trainer}')\", or nox -s parity for all)",
             file=sys.stderr,
         )
@@ -247,6 +334,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         model_path,
         is_trainer=is_trainer,
+        vjp=support.vjp,
         workload=workload,
         log=print,
     )

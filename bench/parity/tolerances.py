@@ -11,9 +11,11 @@ MLP's own:
   of seeds passes identical backends in every pair at least `target` of the time, planned from
   the 95% upper bound of the largest paired seed-to-seed sd (as `bench.parity.power` plans);
   then the fewest seeds that reach `target` at that margin;
-- lockstep and predict: the largest |difference| measured (after lockstep epoch 1, and when
-  every backend predicts from the same file) times LOCKSTEP_HEADROOM, rounded up to a power of
-  ten (the MLP measured about 2e-6 and uses 1e-5).
+- step, lockstep and predict: the largest difference measured (relative to each tensor's size
+  in a teacher-forced step, leaving out tensors judged by their rounding noise and steps a
+  near-tie explains; |difference| after the free-running epoch 1; |difference| when every
+  backend predicts from the same file) times LOCKSTEP_HEADROOM, rounded up to a power of ten
+  (the MLP measured 2.2e-6 for steps and uses 1e-4).
 
 Prints the proposal and the `Tolerances(...)` to put in the workload's definition. Imports no
 backend.
@@ -70,10 +72,24 @@ def accuracy_proposal(statistical: dict[str, Any], seeds: int, target: float) ->
     }
 
 
-def largest_difference(verdict: dict[str, Any], check: str) -> float:
-    """The largest |difference| a lockstep (epoch 1) or predict-everywhere check measured."""
+def largest_difference(verdict: dict[str, Any], check: str) -> float | None:
+    """The largest difference a step, lockstep (epoch 1) or predict-everywhere check measured;
+    None where the verdict has no such measurement (steps, before the step check)."""
+    if check == "step":
+        stepped = verdict.get("teacher_forced")
+        if stepped is None:
+            return None
+        return max(
+            row["error"]
+            for pair in stepped["pairs"]
+            for row in pair["by_step"]
+            if row["allowed"] <= stepped["tolerance"] and not row.get("near_tie")
+        )
     if check == "lockstep":
-        rows = verdict["lockstep"]["pairs"]
+        if "lockstep" in verdict:
+            rows = verdict["lockstep"]["pairs"]
+        else:
+            rows = [r for r in verdict["free_running"]["by_epoch"] if r["epoch"] == 1]
         return max(
             max(row["max_abs_probability_difference"], row["max_abs_weight_difference"])
             for row in rows
@@ -84,7 +100,11 @@ def largest_difference(verdict: dict[str, Any], check: str) -> float:
 def propose(verdict: dict[str, Any], seeds: int, target: float) -> dict[str, Any]:
     """Every proposal from one parity verdict."""
     accuracy = accuracy_proposal(verdict["statistical"], seeds, target)
-    measured = {check: largest_difference(verdict, check) for check in ("lockstep", "predict")}
+    measured = {
+        check: value
+        for check in ("step", "lockstep", "predict")
+        if (value := largest_difference(verdict, check)) is not None
+    }
     # A measured 0 (bit-identical) still gets float32's headroom, as the MLP's 1e-5 does.
     floor = 1e-6
     proposed = {

@@ -68,14 +68,17 @@ def train_in_order(
     epochs: int,
     batch_size: int = BATCH_SIZE,
     after_epoch: Callable[[int, keras.Model], None] | None = None,
+    first_epoch: int = 0,
 ) -> None:
     """Train epoch by epoch on the numpy batch order of `seed`, with shuffling off.
+
+    `first_epoch` > 0 continues a model already trained that many epochs in this order.
 
     Each epoch's arrays are permuted here and fed with `shuffle=False`, so every backend's
     plain array adapter makes the same batches in the same order. (A PyDataset is not used:
     TensorFlow's adapter peeks at batches before training, which makes its batches differ.)
     """
-    for epoch in range(epochs):
+    for epoch in range(first_epoch, epochs):
         order = epoch_permutation(seed, epoch, len(data.x_train))
         model.fit(
             data.x_train[order],
@@ -95,14 +98,29 @@ def flat_weights(model: keras.Model) -> np.ndarray:
 
 
 def lockstep_outputs(
-    model: keras.Model, data: Prepared, *, seed: int, epochs: int, batch_size: int = BATCH_SIZE
+    model: keras.Model,
+    data: Prepared,
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int = BATCH_SIZE,
+    first_epoch: int = 0,
 ):
-    """Test-set probabilities and flat weights after each of `epochs` ordered epochs."""
+    """Test-set probabilities and flat weights after each of `epochs` ordered epochs.
+
+    With `first_epoch` > 0 the model has trained that many epochs already (batch by batch, in
+    `bench.parity.trajectory`); its outputs as it stands come first.
+    """
     probabilities, weights = [], []
 
     def record(epoch: int, trained: keras.Model) -> None:
         probabilities.append(train.predict(trained, data.x_test, batch_size=PREDICT_BATCH_SIZE))
         weights.append(flat_weights(trained))
 
-    train_in_order(model, data, seed=seed, epochs=epochs, batch_size=batch_size, after_epoch=record)
+    if first_epoch:
+        record(first_epoch - 1, model)
+    train_in_order(
+        model, data, seed=seed, epochs=epochs, batch_size=batch_size, after_epoch=record,
+        first_epoch=first_epoch,
+    )  # fmt: skip
     return {"probabilities": np.stack(probabilities), "weights": np.stack(weights)}

@@ -1,8 +1,8 @@
 """The parity verdict: compare every backend's parity runs; exit 1 on FAIL or INCONCLUSIVE.
 
 Usage: python -m bench.parity [--results-dir DIR] [--work-dir DIR] [--session ID]
-           [--workload mlp] [--accuracy-tolerance A] [--lockstep-tolerance L]
-           [--predict-tolerance P]
+           [--workload mlp] [--accuracy-tolerance A] [--step-tolerance S]
+           [--lockstep-tolerance L] [--predict-tolerance P]
 
 Reads what `python -m bench.parity.runs` left in <results-dir>/parity/<machine>/work (one set per
 backend), refuses records that do not come from one session, commit, configuration and data,
@@ -23,17 +23,20 @@ import numpy as np
 
 from bench import cli
 from bench.host.machine import git_info, machine_info
-from bench.parity import options
+from bench.parity import options, teacher
 from bench.parity.checks import (
-    lockstep_verdict,
     overall_outcome,
     predict_everywhere_verdict,
     statistical_verdict,
 )
+from bench.parity.step_compare import free_running, teacher_forced_verdict
 from bench.stats import FAIL, PASS
 from digitrec_core.config import BACKENDS
 from digitrec_core.results import write_result
 from digitrec_core.workloads import DEFAULT_WORKLOAD, file_suffix, load_workload
+
+# The verdict's layout: 2 judges lockstep by teacher-forced steps (1, and none: a whole epoch).
+FORMAT = 2
 
 # What every backend's record must share for the verdict to compare like with like.
 MUST_AGREE = {
@@ -45,6 +48,8 @@ MUST_AGREE = {
     "data checksums verified": "data.checksums_verified",
     "machine": "machine.id",
     "trained model file": "predict_everywhere.model_sha256",
+    "teacher-forced states": "teacher_forced.reference_sha256",
+    "teacher-forced batches": "teacher_forced.batches_sha256",
     "test labels": "test_labels",
 }
 RERUN = "rerun every backend in one session: nox -s parity"
@@ -109,19 +114,27 @@ def check_consistent(records: Mapping[str, Mapping[str, Any]], session: str | No
 
 
 def load_arrays(work_dir: Path, records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict]:
-    """Each backend's lockstep outputs and predict-everywhere probabilities."""
+    """Each backend's lockstep, free-running and teacher-forced outputs and its predictions."""
     arrays = {}
     for backend, record in records.items():
         try:
             with np.load(work_dir / record["lockstep"]["outputs"]) as saved:
                 lockstep = {"probabilities": saved["probabilities"], "weights": saved["weights"]}
+            with np.load(work_dir / record["free_running"]["outputs"]) as saved:
+                path = {"steps": saved["steps"].tolist(), "weights": saved["weights"]}
+            steps = teacher.load_outputs(work_dir / record["teacher_forced"]["outputs"])
             predictions = np.load(work_dir / record["predict_everywhere"]["probabilities"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ParityInputError(
                 f"the parity outputs of {backend} in {work_dir} are missing or unreadable "
                 f"({exc!r}); {RERUN}"
             ) from exc
-        arrays[backend] = {**lockstep, "predict_everywhere": predictions}
+        arrays[backend] = {
+            **lockstep,
+            "free_running": path,
+            "teacher_forced": steps,
+            "predict_everywhere": predictions,
+        }
     return arrays
 
 
@@ -169,16 +182,43 @@ def decide(
     except ValueError as exc:
         raise ParityInputError(f"no statistical verdict: {exc}") from exc
 
-    lockstep = lockstep_verdict(
-        {
-            backend: {"probabilities": out["probabilities"][0], "weights": out["weights"][0]}
-            for backend, out in arrays.items()
-        },
-        tolerances["lockstep"],
-    )
+    first = next(iter(records.values()))
+    taught = first["teacher_forced"]
+    try:
+        stepped = teacher_forced_verdict(
+            {backend: out["teacher_forced"] for backend, out in arrays.items()},
+            taught["names"],
+            tolerances["step"],
+            reference=first["predict_everywhere"]["trainer"],
+            localized={
+                backend: {
+                    int(step): rows for step, rows in record["teacher_forced"]["localizer"].items()
+                }
+                for backend, record in records.items()
+            },
+            samples=taught["samples"],
+            digests={
+                backend: {
+                    int(step): found
+                    for step, found in record["teacher_forced"].get("digests", {}).items()
+                }
+                for backend, record in records.items()
+            },
+        )
+        diagnostic = free_running(
+            {backend: out["free_running"] for backend, out in arrays.items()},
+            first["free_running"]["sizes"],
+            tolerances["step"],
+            {
+                backend: {int(s): d for s, d in record["free_running"]["digests"].items()}
+                for backend, record in records.items()
+            },
+        )
+    except ValueError as exc:
+        raise ParityInputError(f"no lockstep verdict: {exc}; {RERUN}") from exc
     if not start["passed"]:
-        lockstep = {
-            **lockstep,
+        stepped = {
+            **stepped,
             "outcome": FAIL,
             "passed": False,
             "message": "the backends did not start from identical weights: "
@@ -192,15 +232,21 @@ def decide(
         np.asarray(first["test_labels"]),
         tolerances["predict"],
     )
-    outcome = overall_outcome([statistical["outcome"], lockstep["outcome"], everywhere["outcome"]])
+    outcome = overall_outcome([statistical["outcome"], stepped["outcome"], everywhere["outcome"]])
     return {
         "check": "parity",
+        "format": FORMAT,
         "backends": list(records),
         "versions": {backend: record.get("versions") for backend, record in records.items()},
         "tolerances": dict(tolerances),
         "same_start": start,
         "statistical": {**statistical, "epochs": first["statistical"]["epochs"]},
-        "lockstep": {**lockstep, "divergence": divergence_by_epoch(arrays)},
+        "teacher_forced": {**stepped, "localizer_samples": taught["samples"]},
+        "free_running": {
+            **diagnostic,
+            "by_epoch": divergence_by_epoch(arrays),
+            "epoch_tolerance": tolerances["lockstep"],
+        },
         "predict_everywhere": {**everywhere, "trainer": trainer},
         "confusion_matrices": {
             backend: record["statistical"]["runs"][0]["confusion_matrix"]
@@ -256,7 +302,10 @@ def run(args: argparse.Namespace) -> int:
     except (ParityInputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for check in ("statistical", "lockstep", "predict_everywhere"):
+    for check in ("statistical", "teacher_forced", "free_running", "predict_everywhere"):
+        if check == "free_running":
+            print(f"free-running (a diagnostic): {record[check]['message']}")
+            continue
         print(f"{check}: {record[check]['outcome']}: {record[check]['message']}")
     created = datetime.now(UTC)
     record = {**record, "created_utc": created.isoformat(), "machine": machine, "git": git_info()}

@@ -26,12 +26,17 @@ class Tolerances:
     """How close two backends must be to count as the same on this workload.
 
     `accuracy`: equivalence margin of the mean test accuracy (two one-sided tests);
-    `lockstep`: largest |difference| of weights or predictions after lockstep training;
+    `step`: largest difference, relative to each tensor's size, of a training step's loss,
+    gradients and state after the update, when every backend takes it from the same state on
+    the same batch (the teacher-forced lockstep check);
+    `lockstep`: largest |difference| of weights or predictions after a free-running lockstep
+    epoch (shown as a diagnostic; the verdict of parity records before the step check);
     `predict`: largest |difference| of the probabilities one set of weights predicts.
     The defaults are the MLP's; measure a workload's own (`python -m bench.parity.tolerances`).
     """
 
     accuracy: float = 0.004
+    step: float = 1e-4
     lockstep: float = 1e-5
     predict: float = 1e-5
 
