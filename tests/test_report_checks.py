@@ -14,6 +14,7 @@ from tests.report_fixtures import (
     MACHINE,
     make_group,
     markdown_rows,
+    parity_step_verdict,
     parity_verdict,
     section,
     skip_drawing,
@@ -233,3 +234,42 @@ def test_unreadable_probe_records_are_listed_and_skipped(tmp_path):
     report, _ = build(tmp_path)
     skipped = section(report, "Skipped files")
     assert "broken.json" in skipped and "nan.json" in skipped
+
+
+def write_verdicts(results: Path, *verdicts: dict) -> None:
+    """Verdicts of the machine that ran `write_groups`' runs."""
+    folder = results / "parity" / MACHINE["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for day, verdict in enumerate(verdicts, start=1):
+        verdict = {**verdict, "machine": MACHINE}
+        (folder / f"202603{day:02d}T000000Z-parity.json").write_text(json.dumps(verdict))
+
+
+def test_a_step_check_verdict_shows_the_steps_judged_and_the_free_running_diagnostic(tmp_path):
+    write_groups(tmp_path)
+    write_verdicts(tmp_path, parity_step_verdict(0.0))
+    report, warnings = build(tmp_path)
+    parity = report.split("## Accuracy parity", 1)[1]
+    assert "- Teacher-forced steps: **PASS**: 3 steps from the tensorflow reference" in parity
+    assert "Free-running lockstep epoch (a diagnostic, not judged)" in parity
+    assert "tensorflow vs jax leaves rounding at step 3" in parity
+    assert "Free-running divergence per step" in parity
+    assert "teacher-forced steps **PASS**" in report  # the headline's parity line
+    assert not [w for w in warnings if "parity" in w]
+
+
+def test_a_failed_step_is_named_where_the_verdict_is_shown(tmp_path):
+    write_groups(tmp_path)
+    write_verdicts(tmp_path, parity_step_verdict(0.0, step_error=1e-2))
+    report, _ = build(tmp_path)
+    assert f"### `nox -s parity` on `{MACHINE['id']}`: **FAIL**" in report
+    assert "first difference at step 1 (tensorflow vs jax): dense/kernel gradient" in report
+
+
+def test_an_old_whole_epoch_verdict_is_still_read_and_shown_as_what_it_is(tmp_path):
+    write_groups(tmp_path)
+    write_verdicts(tmp_path, parity_verdict(0.0))
+    report, _ = build(tmp_path)
+    parity = report.split("## Accuracy parity", 1)[1]
+    assert "- Lockstep (one whole free-running epoch; verdicts before the step check): **" in parity
+    assert "Teacher-forced" not in parity and "Lockstep divergence per epoch" in parity

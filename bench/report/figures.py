@@ -111,6 +111,34 @@ def plot_divergence(
     return save(fig, path)
 
 
+def plot_step_divergence(
+    rows: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    tolerance: float,
+    first_beyond: dict[str, int] | None = None,
+) -> Path:
+    """The free-running lockstep epoch: per pair, the largest relative weight difference at each
+    saved step (log scale), the rounding tolerance, and where each pair leaves it."""
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    for pair in dict.fromkeys(row["pair"] for row in rows):
+        points = [(row["step"], row["relative"]) for row in rows if row["pair"] == pair]
+        (line,) = ax.plot(*zip(*points, strict=True), label=pair)
+        step = (first_beyond or {}).get(pair)
+        if step is not None:
+            ax.axvline(step, color=line.get_color(), linestyle=":", alpha=0.8)
+    ax.axhline(tolerance, color="gray", linestyle="--", label=f"rounding tolerance {tolerance:g}")
+    ax.set(
+        yscale="log",
+        xlabel="training step of epoch 1 (dotted: where the pair leaves rounding)",
+        ylabel="largest relative weight difference",
+        title="Free-running lockstep: each backend from its own previous step",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return save(fig, path)
+
+
 def _plot_per_pair(ax: plt.Axes, rows: Sequence[dict], key: str) -> None:
     """One line per pair of `key` against epoch, on a grid with whole-number epochs."""
     for pair in dict.fromkeys(row["pair"] for row in rows):

@@ -22,7 +22,6 @@ REQUIRED = (
     "created_utc",
     "backends",
     "tolerances.accuracy",
-    "tolerances.lockstep",
     "same_start.passed",
     "statistical.outcome",
     "statistical.message",
@@ -30,21 +29,41 @@ REQUIRED = (
     "statistical.pairs",
     "statistical.samples",
     "statistical.epochs",
-    "lockstep.outcome",
-    "lockstep.message",
-    "lockstep.divergence",
     "predict_everywhere.outcome",
     "predict_everywhere.message",
     "outcome",
 )
 PAIR_KEYS = ("pair", "mean_difference", "ci", "outcome")
+# The lockstep part of each verdict layout: format 2 judges teacher-forced steps and shows the
+# free-running epoch as a diagnostic; older verdicts judged one whole free-running epoch.
+STEP_KEYS = (
+    "tolerances.step",
+    "teacher_forced.outcome",
+    "teacher_forced.message",
+    "free_running.message",
+    "free_running.divergence",
+)
+EPOCH_KEYS = ("tolerances.lockstep", "lockstep.outcome", "lockstep.message", "lockstep.divergence")
+OLD_LOCKSTEP = "lockstep (one whole free-running epoch; verdicts before the step check)"
+
+
+def judges_steps(record: dict[str, Any]) -> bool:
+    """Whether a verdict comes from the teacher-forced step check (format 2 and later)."""
+    return (record.get("format") or 1) >= 2
+
+
+def lockstep_checks(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, check) of a verdict's judged lockstep check, as its format has it."""
+    if judges_steps(record):
+        return [("teacher-forced steps", record["teacher_forced"])]
+    return [(OLD_LOCKSTEP, record["lockstep"])]
 
 
 def check_verdict(record: Any) -> None:
     """Raise ValueError naming the first key the section needs that `record` lacks."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, found {type(record).__name__}")
-    for dotted in REQUIRED:
+    for dotted in REQUIRED + (STEP_KEYS if judges_steps(record) else EPOCH_KEYS):
         if get(record, dotted) is None:
             raise ValueError(f"missing {dotted!r}")
     for pair in record["statistical"]["pairs"]:
@@ -190,11 +209,11 @@ def parity_line(
     if record is not None:
         seeds = (record.get("config") or {}).get("seeds")
         checks = " · ".join(
-            f"{name} {verdict_word(record[key]['outcome'])}"
-            for name, key in (
-                ("statistical", "statistical"),
-                ("lockstep", "lockstep"),
-                ("predict everywhere", "predict_everywhere"),
+            f"{name} {verdict_word(check['outcome'])}"
+            for name, check in (
+                ("statistical", record["statistical"]),
+                *lockstep_checks(record),
+                ("predict everywhere", record["predict_everywhere"]),
             )
         )
         when = f"{seeds} seeds, " if seeds else ""
@@ -239,13 +258,24 @@ def draw(verdict: dict[str, Any], figures_dir: Path, link: Callable[[Path], str]
         path = figures_dir / f"parity_seeds_{machine}.png"
         margin = verdict["tolerances"]["accuracy"]
         links["strips"] = link(plots.plot_paired_differences(pairs, margin, path))
-    links["divergence"] = link(
-        plots.plot_divergence(
-            verdict["lockstep"]["divergence"],
-            figures_dir / f"parity_lockstep_{machine}.png",
-            tolerance=verdict["tolerances"]["lockstep"],
+    if judges_steps(verdict):
+        free = verdict["free_running"]
+        links["steps"] = link(
+            plots.plot_step_divergence(
+                free["divergence"],
+                figures_dir / f"parity_free_running_{machine}.png",
+                tolerance=free["tolerance"],
+                first_beyond=free.get("first_step_beyond_rounding"),
+            )
         )
-    )
+    else:
+        links["divergence"] = link(
+            plots.plot_divergence(
+                verdict["lockstep"]["divergence"],
+                figures_dir / f"parity_lockstep_{machine}.png",
+                tolerance=verdict["tolerances"]["lockstep"],
+            )
+        )
     matrices = verdict.get("confusion_matrices") or {}
     if len(matrices) >= 2:
         (a, first), (b, second) = list(matrices.items())[:2]
@@ -273,13 +303,18 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
     for machine, verdict in verdicts.items():
         checks = [
             ("Statistical", verdict["statistical"]),
-            ("Lockstep", verdict["lockstep"]),
+            *((name.capitalize(), check) for name, check in lockstep_checks(verdict)),
             ("Predict everywhere", verdict["predict_everywhere"]),
         ]
         lines = "\n".join(
             f"- {name}: {verdict_word(check['outcome'])}: {check['message']}"
             for name, check in checks
         )
+        if judges_steps(verdict):
+            lines += (
+                "\n- Free-running lockstep epoch (a diagnostic, not judged): "
+                + verdict["free_running"]["message"]
+            )
         start = verdict["same_start"]
         session = verdict.get("session")
         config = verdict.get("config") or {}
@@ -304,6 +339,13 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
                 "Per seed, each pair's accuracy difference; the diamond is the mean with its "
                 "90% interval, the band the equivalence margin: PASS needs the interval inside "
                 f"it.\n\n![Paired accuracy differences per seed]({figure_links['strips']})"
+            )
+        if "steps" in figure_links:
+            parts.append(
+                "Free-running lockstep (dropout off, same start and batches, each backend from "
+                "its own previous step): how far the weights drift apart step by step; the "
+                "verdict is the teacher-forced steps above (README, Accuracy parity).\n\n"
+                f"![Free-running divergence per step]({figure_links['steps']})"
             )
         if "divergence" in figure_links:
             parts.append(
