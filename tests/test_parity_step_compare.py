@@ -1,5 +1,7 @@
 """The step comparison and the free-running diagnostic, from numbers alone (no backend)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,14 @@ def test_free_running_finds_the_step_that_leaves_rounding_and_what_flipped_first
     calm = free_running({"a": trajectory(steps, base), "b": trajectory(steps, base)}, [3, 2], 1e-4)
     assert calm["first_step_beyond_rounding"] == {}
     assert "every pair stays within rounding" in calm["message"]
+
+
+def test_the_compared_steps_are_the_first_twenty_and_eight_spread_over_the_epoch():
+    from bench.parity.trajectory import checkpoint_steps, compared_steps
+
+    steps = compared_steps(469)  # the convnet's epoch at batch 128
+    assert steps[:20] == list(range(1, 21)) and len(steps) == 28 and steps[-1] == 469
+    assert all(later - earlier > 40 for earlier, later in itertools.pairwise(steps[20:]))
+    assert compared_steps(10) == list(range(1, 11))
+    kept = checkpoint_steps(118)  # the MLP's at batch 512
+    assert kept[:64] == list(range(1, 65)) and kept[64:] == [72, 80, 88, 96, 104, 112, 118]
