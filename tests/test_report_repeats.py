@@ -228,7 +228,11 @@ def test_parity_section_shows_the_benchmark_verdict_and_the_latest_parity_run(tm
     assert "session `20260302T095000Z-aaaaaa`, 3 seeds" in latest
     assert "- Statistical: **FAIL**: paired mean accuracy differences" in latest
     assert "tensorflow vs torch: -0.0100 [-0.0100, -0.0100] FAIL" in latest
-    assert "- Lockstep: **PASS**" in latest and "- Predict everywhere: **PASS**" in latest
+    assert (
+        "- Lockstep (one whole free-running epoch; verdicts before the step check): **PASS**"
+        in latest
+    )
+    assert "- Predict everywhere: **PASS**" in latest
     for name in ("parity_seeds", "parity_lockstep", "parity_confusion_difference"):
         assert (tmp_path / "figures" / f"{name}_test-machine-2c.png").read_bytes()[:4] == b"\x89PNG"
     assert any("20260303T000000Z-parity.json" in w for w in warnings)
