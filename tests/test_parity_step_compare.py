@@ -158,3 +158,15 @@ def test_the_compared_steps_are_the_first_twenty_and_eight_spread_over_the_epoch
     assert compared_steps(10) == list(range(1, 11))
     kept = checkpoint_steps(118)  # the MLP's at batch 512
     assert kept[:64] == list(range(1, 65)) and kept[64:] == [72, 80, 88, 96, 104, 112, 118]
+
+
+def test_each_step_keeps_its_largest_difference_among_the_tensors_held_to_the_tolerance():
+    rng = np.random.default_rng(3)
+    first = steps_of(rng, 1)
+    second = {1: nudged(nudged(first[1], "gradients", 1, by=0.3), "weights", 0, by=3e-6)}
+    first[1]["noise"] = np.array([0, 0, 0.01, 0, 0, 0], dtype=float)  # the bias gradient is noise
+    verdict = teacher_forced_verdict({"a": first, "b": second}, NAMES, TOLERANCE, reference="a")
+    [row] = verdict["pairs"][0]["by_step"]
+    assert row["tensor"] == "dense/bias gradient"  # nearest to what it is allowed
+    assert row["largest_at_tolerance"]["tensor"] == "dense/kernel after the update"
+    assert row["largest_at_tolerance"]["error"] == pytest.approx(3e-6, rel=1e-6)

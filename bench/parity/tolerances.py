@@ -80,10 +80,14 @@ def largest_difference(verdict: dict[str, Any], check: str) -> float | None:
         if stepped is None:
             return None
         return max(
-            row["error"]
+            row["largest_at_tolerance"]["error"]
+            if "largest_at_tolerance" in row
+            else row["error"]
+            if row["allowed"] <= stepped["tolerance"]
+            else 0.0
             for pair in stepped["pairs"]
             for row in pair["by_step"]
-            if row["allowed"] <= stepped["tolerance"] and not row.get("near_tie")
+            if not row.get("near_tie")
         )
     if check == "lockstep":
         if "lockstep" in verdict:
