@@ -78,6 +78,21 @@ def layer_names(model: Any) -> list[str]:
     return names
 
 
+def slot_names(model: Any, names: list[str]) -> list[str]:
+    """The optimizer's variables named after the weights they belong to ("dense_1/bias
+    momentum"), as fresh as `layer_names` makes the layers; others by their own name."""
+    owners = {}
+    for name, layer in zip(names, model.layers, strict=True):
+        for weight in layer.trainable_weights:
+            owners[weight.path.replace("/", "_")] = f"{name}/{weight.name}"
+    found = []
+    for variable in model.optimizer.variables:
+        own = variable.name
+        owner = max((key for key in owners if own.startswith(key + "_")), key=len, default=None)
+        found.append(own if owner is None else f"{owners[owner]} {own[len(owner) + 1 :]}")
+    return found
+
+
 def to_numpy(value: Any) -> np.ndarray:
     import keras
 
@@ -127,7 +142,7 @@ class KerasStepper:
                 for w in layer.weights
             ],
             trainable=[where[i] for i in trainable_ids],
-            slots=[v.path for v in optimizer.variables],
+            slots=slot_names(model, names),
             layers=names,
         )
         if len(self.names.weights) != len(weights):
