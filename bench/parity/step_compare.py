@@ -286,7 +286,7 @@ def teacher_forced_verdict(
             worst = max(pairs, key=lambda p: p["worst"]["error"] / p["worst"]["allowed"])
             w = worst["worst"]
             message += (
-                f"; closest to its limit {w['error']:.1e} of {w['allowed']:.0e} allowed for "
+                f"; closest to its limit {w['error']:.1e} of {w['allowed']:.1e} allowed for "
                 f"its rounding noise ({worst['pair']}, {w['tensor']}, step {w['step']})"
             )
     else:
