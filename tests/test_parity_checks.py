@@ -3,7 +3,6 @@ import pytest
 
 from bench.parity.checks import (
     compare_arrays,
-    lockstep_verdict,
     predict_everywhere_verdict,
     statistical_verdict,
 )
@@ -107,58 +106,6 @@ def test_compare_arrays_counts_differing_classes():
     assert compare_arrays(np.ones(3), np.ones(3)) == {"max_abs_difference": 0.0}
     with pytest.raises(ValueError, match=r"one shape, got \(3,\) and \(4,\)"):
         compare_arrays(np.ones(3), np.ones(4))
-
-
-def lockstep_outputs(seed: int = 0) -> dict[str, dict]:
-    rng = np.random.default_rng(seed)
-    probabilities = rng.random((100, 10)).astype(np.float32)
-    weights = [rng.random((784, 128)).astype(np.float32), rng.random(128).astype(np.float32)]
-    return {b: {"probabilities": probabilities, "weights": weights} for b in ("tf", "jax", "torch")}
-
-
-def test_lockstep_passes_identical_outputs_as_lists_or_flat_arrays():
-    same = lockstep_outputs()
-    flat = np.concatenate([np.ravel(w) for w in same["jax"]["weights"]])
-    same["jax"] = {**same["jax"], "weights": flat}
-    verdict = lockstep_verdict(same, tolerance=1e-5)
-    assert verdict["passed"] and len(verdict["pairs"]) == 3
-    assert all(p["max_abs_weight_difference"] == 0 for p in verdict["pairs"])
-    assert all(p["argmax_agreement"] == 1.0 for p in verdict["pairs"])
-
-
-def test_lockstep_fails_perturbed_weights_naming_the_pairs_and_sizes():
-    outputs = lockstep_outputs()
-    weights = outputs["jax"]["weights"]
-    outputs["jax"] = {**outputs["jax"], "weights": [weights[0] + 3e-5, weights[1]]}
-    verdict = lockstep_verdict(outputs, tolerance=1e-5)
-    assert not verdict["passed"]
-    assert [p["passed"] for p in verdict["pairs"]] == [False, True, False]
-    assert "tf vs jax: max |Δ| probabilities 0.00e+00, weights 3.00e-05" in verdict["message"]
-    assert "jax vs torch" in verdict["message"] and "tf vs torch" not in verdict["message"]
-
-
-def test_lockstep_fails_a_perturbed_probability():
-    outputs = lockstep_outputs()
-    nudged = outputs["torch"]["probabilities"].copy()
-    nudged[42, 3] += 2e-5
-    outputs["torch"] = {**outputs["torch"], "probabilities": nudged}
-    verdict = lockstep_verdict(outputs, tolerance=1e-5)
-    assert (
-        not verdict["passed"]
-        and "tf vs torch: max |Δ| probabilities 2.00e-05" in (verdict["message"])
-    )
-    assert verdict["pairs"][1]["max_abs_probability_difference"] == pytest.approx(2e-5, rel=0.01)
-
-
-def test_lockstep_refuses_unusable_inputs_by_name():
-    outputs = lockstep_outputs()
-    with pytest.raises(ValueError, match="needs at least two backends"):
-        lockstep_verdict({"tf": outputs["tf"]}, 1e-5)
-    with pytest.raises(ValueError, match=r"outputs_by_backend\['jax'\] lacks \['weights'\]"):
-        lockstep_verdict({**outputs, "jax": {"probabilities": np.ones((100, 10))}}, 1e-5)
-    short = {**outputs, "torch": {**outputs["torch"], "weights": [np.ones(3)]}}
-    with pytest.raises(ValueError, match="outputs of tf and torch cannot be compared"):
-        lockstep_verdict(short, 1e-5)
 
 
 def predictions(seed: int = 1) -> tuple[dict[str, np.ndarray], np.ndarray]:

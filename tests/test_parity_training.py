@@ -14,7 +14,6 @@ from bench.parity.checks import (
     ACCURACY_TOLERANCE,
     LOCKSTEP_TOLERANCE,
     PREDICT_TOLERANCE,
-    lockstep_verdict,
     predict_everywhere_verdict,
 )
 from bench.parity.runs import ParityConfig, run_checks, statistical_run
@@ -23,7 +22,7 @@ from bench.parity.verdict import decide
 from bench.stats import FAIL, PASS
 from digitrec_core import train
 from digitrec_core.data import load_mnist
-from digitrec_core.initial_weights import glorot_uniform_weights, weights_sha256
+from digitrec_core.initial_weights import glorot_uniform_weights
 from digitrec_core.model import compile_model, mlp_layers
 from digitrec_core.preprocess import preprocess
 
@@ -41,31 +40,6 @@ TOLERANCES = {
 @pytest.fixture
 def tiny_data(tiny_mnist_dir):
     return preprocess(load_mnist(tiny_mnist_dir, verify_checksums=False))
-
-
-def lockstep(data, optimizer="adam"):
-    model, init_hash = training.initialised_model(
-        0, dropout_rate=0.0, same_loss_path=True, optimizer=optimizer
-    )
-    assert init_hash == weights_sha256(glorot_uniform_weights(0))
-    outputs = training.lockstep_outputs(model, data, seed=0, epochs=2)
-    return {"probabilities": outputs["probabilities"][0], "weights": outputs["weights"][0]}
-
-
-def test_identical_lockstep_runs_pass(tiny_data):
-    verdict = lockstep_verdict({"a": lockstep(tiny_data), "b": lockstep(tiny_data)}, 1e-5)
-    assert verdict["passed"], verdict["message"]
-
-
-@pytest.mark.parametrize(
-    "mutated", [{"learning_rate": 0.0011}, {"epsilon": 1e-4}], ids=["learning-rate", "epsilon"]
-)
-def test_an_optimizer_only_change_fails_lockstep_on_the_same_loss_path(tiny_data, mutated):
-    reference = lockstep(tiny_data)
-    changed = lockstep(tiny_data, keras.optimizers.Adam(**mutated))
-    verdict = lockstep_verdict({"reference": reference, "mutated": changed}, 1e-5)
-    assert not verdict["passed"]
-    assert "reference vs mutated" in verdict["message"]
 
 
 def test_the_lockstep_loss_path_is_kept_when_the_optimizer_changes():

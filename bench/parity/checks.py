@@ -1,9 +1,6 @@
 """Parity verdicts from numbers alone (numpy; no backend); the step check is `step_compare`.
 
 - statistical: paired two one-sided tests (TOST) on the test accuracy per seed;
-- lockstep (whole epoch): max |difference| of probabilities and weights after one same-start,
-  same-order epoch, the lockstep verdict before the teacher-forced step check (kept for tests
-  that train one epoch and compare);
 - predict everywhere: one saved model's predictions under every backend.
 """
 
@@ -148,67 +145,6 @@ def compare_arrays(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
         result["argmax_agreement"] = float(same.mean())
         result["differing_classes"] = int((~same).sum())
     return result
-
-
-def _flat(weights: Any) -> np.ndarray:
-    if isinstance(weights, (list, tuple)):
-        return np.concatenate([np.ravel(w) for w in weights])
-    return np.ravel(weights)
-
-
-def _describe_lockstep(pair: Mapping[str, Any]) -> str:
-    return (
-        f"{pair['pair']}: max |Δ| probabilities {pair['max_abs_probability_difference']:.2e}, "
-        f"weights {pair['max_abs_weight_difference']:.2e}"
-    )
-
-
-def lockstep_verdict(
-    outputs_by_backend: Mapping[str, Mapping[str, Any]], tolerance: float
-) -> dict[str, Any]:
-    """PASS when every pair's probabilities and weights agree within `tolerance`."""
-    tolerance = _checked_tolerance(tolerance)
-    _checked_backends(outputs_by_backend, "outputs_by_backend")
-    for backend, outputs in outputs_by_backend.items():
-        missing = {"probabilities", "weights"} - set(outputs)
-        if missing:
-            raise ValueError(f"outputs_by_backend[{backend!r}] lacks {sorted(missing)}")
-    pairs = []
-    for a, b in itertools.combinations(outputs_by_backend, 2):
-        try:
-            probabilities = compare_arrays(
-                outputs_by_backend[a]["probabilities"], outputs_by_backend[b]["probabilities"]
-            )
-            weights = compare_arrays(
-                _flat(outputs_by_backend[a]["weights"]), _flat(outputs_by_backend[b]["weights"])
-            )
-        except ValueError as error:
-            raise ValueError(f"outputs of {a} and {b} cannot be compared: {error}") from error
-        largest = max(probabilities["max_abs_difference"], weights["max_abs_difference"])
-        pairs.append({
-            "pair": f"{a} vs {b}",
-            "max_abs_probability_difference": probabilities["max_abs_difference"],
-            "max_abs_weight_difference": weights["max_abs_difference"],
-            "argmax_agreement": probabilities.get("argmax_agreement"),
-            "passed": bool(largest <= tolerance),
-        })  # fmt: skip
-    failed = [p for p in pairs if not p["passed"]]
-    worst = max(
-        pairs,
-        key=lambda p: max(p["max_abs_probability_difference"], p["max_abs_weight_difference"]),
-    )
-    message = (
-        "; ".join(map(_describe_lockstep, failed))
-        if failed
-        else f"largest: {_describe_lockstep(worst)}"
-    )
-    return {
-        "outcome": FAIL if failed else PASS,
-        "passed": not failed,
-        "tolerance": tolerance,
-        "pairs": pairs,
-        "message": f"{message} (tolerance {tolerance:.0e})",
-    }
 
 
 def predict_everywhere_verdict(
