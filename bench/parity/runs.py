@@ -179,12 +179,12 @@ def lockstep_checks(
 
     model, start_hash = lockstep_model()
     stepper = KerasStepper(model, vjp)
-    path = trajectory.free_running_epoch(
+    epoch_one = trajectory.free_running_epoch(
         stepper, model, data.x_train, data.y_train,
         seed=0, batch_size=workload.batch_size, vjp=vjp, reference=is_trainer,
     )  # fmt: skip
     if is_trainer:
-        teacher.save_reference(states_path, path)
+        teacher.save_reference(states_path, epoch_one)
     lockstep = training.lockstep_outputs(
         model, data, seed=0, epochs=config.lockstep_epochs, batch_size=workload.batch_size,
         first_epoch=1,
@@ -192,11 +192,11 @@ def lockstep_checks(
     sizes = [int(np.size(w)) for w in model.get_weights()]
     free_running = {
         "record": {
-            "steps": path.steps,
+            "steps": epoch_one.steps,
             "sizes": sizes,
-            "digests": {str(step): found for step, found in path.digests.items()},
+            "digests": {str(step): found for step, found in epoch_one.digests.items()},
         },
-        "arrays": {"steps": np.array(path.steps), "weights": path.weights},
+        "arrays": {"steps": np.array(epoch_one.steps), "weights": epoch_one.weights},
     }
 
     fresh, _ = lockstep_model()
