@@ -52,8 +52,9 @@ CONVNET = Workload(
     # Measured on the 2-core Intel host (nox -s parity -- --workload convnet, 5 seeds): paired
     # accuracy sd 0.00100, as the MLP's 0.00096, so the MLP's ±0.4 pp margin and 5 seeds stand
     # (bench.parity.tolerances plans ±0.6 pp for both from 5 seeds alone; the MLP's came from
-    # 12). Predict everywhere agrees to 1.2e-6, within 1e-5. Lockstep does NOT hold: the
-    # backends' weights are 1.2e-2 apart after one epoch, so no tolerance is set for it (one
-    # that wide would catch no bug) and the lockstep check fails until the cause is known.
-    tolerances=Tolerances(accuracy=0.004, lockstep=1e-5, predict=1e-5),
+    # 12). Predict everywhere agrees to 1.2e-6, within 1e-5. Teacher-forced steps agree to
+    # 2.1e-6 where rounding noise leaves a tensor to the step tolerance, as the MLP's 2.2e-6, so
+    # the MLP's 1e-4 stands. The free-running epoch parts from rounding at step 16-18 (one ReLU
+    # sign flips at step 4) and is a diagnostic, so its whole-epoch 1e-5 judges nothing here.
+    tolerances=Tolerances(accuracy=0.004, step=1e-4, lockstep=1e-5, predict=1e-5),
 )
