@@ -187,3 +187,38 @@ def test_batchnorm_starts_at_kerass_constants_on_every_backend():
     assert (gamma == 1).all() and (beta == 0).all() and (mean == 0).all() and (variance == 1).all()
     kernel = model.layers[0].get_weights()[0]
     assert np.abs(kernel).max() > 0 and np.abs(kernel).max() <= np.sqrt(6 / (9 + 18))
+
+
+def test_the_localizer_feeds_a_chain_and_names_the_layer_where_a_model_branches():
+    from bench.parity.localize import LocalizerUnavailable, chain
+
+    inputs = keras.Input(shape=(4,))
+    first = keras.layers.Dense(3, name="first")(inputs)
+    linear = keras.Model(inputs, keras.layers.Dense(2, name="second")(first))
+    assert [layer.name for layer in chain(linear)] == ["first", "second"]
+    side = keras.layers.Dense(3, name="side")(inputs)
+    branched = keras.Model(inputs, keras.layers.Add(name="join")([first, side]))
+    with pytest.raises(LocalizerUnavailable, match=r"does not take .* output alone"):
+        chain(branched)
+
+
+def test_a_functional_chain_is_stepped_and_localized_like_a_sequential_model(
+    tiny_mnist_dir, tmp_path
+):
+    import dataclasses
+
+    def functional_mlp():
+        inputs = keras.Input(shape=(784,))
+        hidden = keras.layers.Dense(16, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+
+    workload = dataclasses.replace(MLP, build_model=functional_mlp, batch_size=64)
+    data = tiny(workload, tiny_mnist_dir)
+    reference, _, names = reference_run(workload, data, tmp_path / "states.npz", VJP)
+    outputs, kept, _ = candidate_run(workload, data, tmp_path / "states.npz", VJP)
+    assert names["layers"] == ["dense", "dense_1"]
+    assert [row["layer"] for row in kept["localizer"]["1"]] == ["dense", "dense_1"]
+    verdict = teacher_forced_verdict(
+        {"a": reference, "b": outputs}, names, STEP_TOLERANCE, reference="a"
+    )
+    assert verdict["outcome"] == PASS, verdict["message"]

@@ -31,10 +31,11 @@ def chain(model: Any) -> list[Any]:
     """The model's layers in order, when each takes the previous one's output alone."""
     import keras
 
-    layers = list(model.layers)
     if isinstance(model, keras.Sequential):
-        return layers
-    for previous, layer in itertools.pairwise(layers):
+        return list(model.layers)
+    everything = list(model.layers)  # a Functional model lists its InputLayer first
+    layers = [layer for layer in everything if not isinstance(layer, keras.layers.InputLayer)]
+    for previous, layer in itertools.pairwise(everything):
         parents = [
             parent.operation
             for node in getattr(layer, "_inbound_nodes", [])

@@ -64,12 +64,19 @@ class Stepper(Protocol):
     def step(self, x: np.ndarray, y: np.ndarray) -> StepOutputs: ...
 
 
+def model_layers(model: Any) -> list[Any]:
+    """The model's layers, without the InputLayer a Functional model lists first."""
+    import keras
+
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
 def layer_names(model: Any) -> list[str]:
     """The model's layer names as a fresh process would give them: a layer Keras named itself
     ("dense_12" in a process that built other models) becomes its class's ordinal within this
     model ("dense", "dense_1", ...); a name the user chose stays."""
     names, seen = [], {}
-    for layer in model.layers:
+    for layer in model_layers(model):
         base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", type(layer).__name__).lower()
         count = seen.get(base, 0)
         seen[base] = count + 1
@@ -82,7 +89,7 @@ def slot_names(model: Any, names: list[str]) -> list[str]:
     """The optimizer's variables named after the weights they belong to ("dense_1/bias
     momentum"), as fresh as `layer_names` makes the layers; others by their own name."""
     owners = {}
-    for name, layer in zip(names, model.layers, strict=True):
+    for name, layer in zip(names, model_layers(model), strict=True):
         for weight in layer.trainable_weights:
             owners[weight.path.replace("/", "_")] = f"{name}/{weight.name}"
     found = []
@@ -138,7 +145,7 @@ class KerasStepper:
         self.names = TensorNames(
             weights=[
                 f"{name}/{w.name}"
-                for name, layer in zip(names, model.layers, strict=True)
+                for name, layer in zip(names, model_layers(model), strict=True)
                 for w in layer.weights
             ],
             trainable=[where[i] for i in trainable_ids],
