@@ -29,6 +29,7 @@ CONFIDENCE = 0.95  # every speed interval, per verdict (per look, spread over th
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 FASTER, SLOWER, SAME = "FASTER", "SLOWER", "SAME"
+MISSED = "MISSED"  # a time-to-target margin the miss rule decides (bench.analysis.decision)
 
 
 def _finite_samples(samples: Sequence[float], name: str = "samples") -> np.ndarray:

@@ -8,7 +8,12 @@ DEVICES = ("cpu", "gpu")
 # The module each backend imports, and the distribution whose version decides its numbers.
 FRAMEWORK_MODULE = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 FRAMEWORK_DISTRIBUTION = {"tensorflow": "tensorflow", "jax": "jaxlib", "torch": "torch"}
-PROFILES = ("default", "tuned")
+# Keras dtype policies a run may train under; float32 is the documented one.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# A lower precision is a profile of its own: the default settings at that precision, judged
+# by the accuracy it keeps (bench.analysis.precision). Each profile's precision:
+LOWER_PRECISION_PROFILES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PROFILES = ("default", "tuned", *LOWER_PRECISION_PROFILES)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class RunConfig:
     steps_per_execution: int = 1
     threads: int | None = None
     tf32: bool = False
+    precision: str = "float32"
     profile: str = "default"
     data_dir: str | None = None
     verify_checksums: bool = True
@@ -44,6 +50,14 @@ class RunConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        expected = LOWER_PRECISION_PROFILES.get(self.profile)
+        if expected is not None and self.precision != expected:
+            raise ValueError(
+                f"profile {self.profile!r} trains at {expected}, got precision "
+                f"{self.precision!r}: pass --precision {expected}"
+            )
         if self.backend == "torch" and self.steps_per_execution != 1:
             raise ValueError(
                 f"steps_per_execution must be 1 with the torch backend (Keras refuses more), "

@@ -1,5 +1,7 @@
 """Classification metrics from true and predicted labels, via scikit-learn."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,3 +38,39 @@ def classification_summary(true_labels: np.ndarray, predicted_labels: np.ndarray
         "per_class": per_class,
         "macro_f1": report["macro avg"]["f1-score"],
     }
+
+
+@dataclass(frozen=True)
+class TargetReached:
+    """Where a run first reached its target accuracy: the epoch (1-based) and training time.
+
+    Both are None for a miss: no epoch's evaluation reached the target.
+    """
+
+    target: float
+    epoch: int | None
+    seconds: float | None
+
+    @property
+    def reached(self) -> bool:
+        return self.epoch is not None
+
+
+def time_to_target(
+    accuracies: Sequence[float], training_seconds: Sequence[float], target: float
+) -> TargetReached:
+    """The training time at the end of the first epoch whose test accuracy reaches `target`.
+
+    `accuracies[i]` is the test accuracy after epoch i + 1, `training_seconds[i]` the training
+    time from the fit's start to that epoch's end (compile included, evaluation left out).
+    """
+    if len(accuracies) != len(training_seconds):
+        raise ValueError(
+            f"one training time per evaluated epoch is needed, got {len(accuracies)} "
+            f"accuracies and {len(training_seconds)} times"
+        )
+    pairs = zip(accuracies, training_seconds, strict=True)
+    for epoch, (accuracy, seconds) in enumerate(pairs, start=1):
+        if accuracy >= target:
+            return TargetReached(target, epoch, float(seconds))
+    return TargetReached(target, None, None)

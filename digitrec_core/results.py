@@ -3,9 +3,14 @@
 A result is a plain dict. `SCHEMA` below is the one place its format is written down: every
 top-level key, and for sections with fixed keys each of theirs. `build_record` makes records
 only in that shape, and a test checks that a real run, the test fixtures and `SCHEMA` agree.
-Version 3 adds ``workload``; version 2 files (all the documented MLP) are read as the ``mlp``
-workload. Version 1 had per-run "% of peak" figures, a threads number instead of
-``settings.threads``, no ``invocation`` and no machine fingerprint; it is not read.
+Version 4 evaluates on the test set after every epoch, with the training clock paused, and
+records the precision and the time to the workload's target accuracy. ``fit_seconds`` keeps its
+meaning (the whole fit, compile included, no evaluation in it), so version 3 files are read as
+they are: without a learning curve on the test set or a time to target, which the report then
+shows as not measured, never as missed. Version 3 adds ``workload``; version 2 files (all the
+documented MLP) are read as the ``mlp`` workload. Version 1 had per-run "% of peak" figures,
+a threads number instead of ``settings.threads``, no ``invocation`` and no machine fingerprint;
+it is not read.
 """
 
 import base64
@@ -21,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)
 OPTIONAL = "optional: "  # a section key described so may be absent (e.g. in tuning trials)
 SCHEMA: dict[str, str | dict[str, str]] = {
     "schema_version": "int: the version of this format, SCHEMA_VERSION",
@@ -42,7 +48,8 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "description": "str",
         "definition_sha256": "str | None: hash of the settings and the model's architecture "
         "(None in records from schema version 2, which were all the MLP)",
-        "settings": "dict: epochs, batch_size, optimizer, loss, tolerances",
+        "settings": "dict: epochs, batch_size, optimizer, loss, tolerances, target_accuracy "
+        "(the last absent before version 4)",
     },
     "data": {
         "source": 'str: "idx:<folder>", "npz:<file>" or "keras.datasets.mnist", no absolute path',
@@ -96,6 +103,10 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "(whether the measured busy cores confirm the limit)",
         "tf32_requested": "bool",
         "dtype_policy": "str",
+        "precision": "dict: requested (--precision), policy, compute_dtype, "
+        "variable_dtype, loss_scaling, layer_output_dtypes (each layer's class and the dtype "
+        "of its output on a real batch, measured; None where the layers cannot be read one by "
+        "one) (absent before version 4: float32)",
         "framework": "dict: thread pools, TF32 and the like, as the framework reports them",
         "environment": "dict: the speed-related environment variables, None where unset",
     },
@@ -136,7 +147,16 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "data_load_seconds": "float",
         "model_build_seconds": OPTIONAL + "float: building and compiling the model, its "
         "initial weights set (JAX's first operations compile here)",
-        "fit_seconds": "float: the whole fit, compile included",
+        "fit_seconds": "float: the whole fit, compile included; the evaluations after each "
+        "epoch are left out (the training clock pauses for them)",
+        "fit_with_evaluation_seconds": "float: the fit with its evaluations (from version 4)",
+        "training_seconds": "list of float: per epoch, training time from the fit's "
+        "start to the epoch's end, compile included, evaluations left out (from version 4)",
+        "epoch_evaluation_seconds": "list of float: what each epoch's evaluation "
+        "on the test set took (from version 4)",
+        "time_to_target_seconds": "float | None: training_seconds at the first "
+        "epoch whose test accuracy reaches metrics.target; None for a miss or without a target "
+        "(from version 4)",
         "epoch_seconds": "list of float, one per epoch",
         "first_epoch_seconds": "float: tracing and compilation included",
         "steady_epoch_seconds": "float | None: median of the epochs after the first",
@@ -149,7 +169,7 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "steady_epoch_noisy": "bool | None",
         "compile_overhead_seconds": "float | None: first epoch minus the steady one",
         "train_samples_per_second": "float | None",
-        "evaluate_seconds": "float",
+        "evaluate_seconds": "float: the first evaluation on the test set, tracing included",
         "predict_first_call_seconds": "float: tracing included",
         "predict_seconds": "float: a second, warm call",
         "predict_samples_per_second": "float",
@@ -167,7 +187,11 @@ SCHEMA: dict[str, str | dict[str, str]] = {
     "metrics": {
         "test_loss": "float",
         "test_accuracy": "float",
-        "history": "dict: loss and accuracy lists, one entry per epoch",
+        "history": "dict: loss and accuracy lists, one entry per epoch; from version 4 also "
+        "test_loss and test_accuracy after each epoch",
+        "target": "dict | None: accuracy (the workload's target), reached, epoch "
+        "(1-based, None for a miss); None where the workload has no target; absent before "
+        "version 4",
         "confusion_matrix": "10x10 list: rows true, columns predicted",
         "per_class": "list of {class, precision, recall, f1, support}",
         "macro_f1": "float",
@@ -318,10 +342,11 @@ def read_result(path: str | os.PathLike) -> dict[str, Any]:
         raise ResultFileError(f"{path}: expected a JSON object, found {type(result).__name__}")
     version = result.get("schema_version")
     if version == 2:
-        result = {**result, "schema_version": SCHEMA_VERSION, "workload": mlp_before_workloads()}
-    elif version != SCHEMA_VERSION:
+        result = {**result, "schema_version": 3, "workload": mlp_before_workloads()}
+    elif version not in READABLE_VERSIONS:
         raise ResultFileError(
-            f"{path}: schema_version {version!r}, this digitrec reads 2 and {SCHEMA_VERSION}; "
+            f"{path}: schema_version {version!r}, this digitrec reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; "
             "rerun the benchmark or read it with the digitrec version that wrote it"
         )
     missing = [key for key in REQUIRED_KEYS if key not in result]

@@ -103,8 +103,12 @@ def make_result(
     quick: bool = False,
     epochs: int | None = None,
     workload: str = "mlp",
+    target: float | None = None,
 ) -> dict[str, Any]:
-    """A result dict as `bench.run` writes it, with real arrays behind every number."""
+    """A result dict as `bench.run` writes it, with real arrays behind every number.
+
+    `target`: the target accuracy the run is held to (None: a workload without one).
+    """
     train_count, test_count = QUICK_SAMPLES if quick else FULL_SAMPLES
     epochs = epochs or (2 if quick else 10)
     key = f"{backend}{device}{machine['id']}{created_utc.isoformat()}{quick}"
@@ -125,7 +129,7 @@ def make_result(
     first_indices = [int(np.flatnonzero(digit == TRAIN_LABELS)[0]) for digit in range(10)]
     rng = np.random.default_rng(0)
     random_indices = np.sort(rng.choice(test_count, size=RANDOM_SAMPLES, replace=False))
-    return build_record(
+    result = build_record(
         run_id=f"{created_utc:%Y%m%dT%H%M%SZ}-{backend}-{device}-{digest[:8]}",
         created_utc=created_utc.isoformat(),
         backend=backend,
@@ -149,6 +153,7 @@ def make_result(
             "steps_per_execution": 1,
             "threads": None,
             "tf32": False,
+            "precision": "float32",
             "profile": "default",
             "workload": workload,
             "data_dir": None,
@@ -204,6 +209,10 @@ def make_result(
             "steady_epoch_noisy": False if steady else None,
             "compile_overhead_seconds": first_epoch - steady if steady else None,
             "train_samples_per_second": train_count / steady if steady else None,
+            "fit_with_evaluation_seconds": None,  # set by learning_curve, as the rest below
+            "training_seconds": [],
+            "epoch_evaluation_seconds": [],
+            "time_to_target_seconds": None,
             "evaluate_seconds": 0.4,
             "predict_first_call_seconds": 0.3,
             "predict_seconds": 0.25,
@@ -213,6 +222,7 @@ def make_result(
             "test_loss": 0.07 + (1 - accuracy),
             "test_accuracy": float(np.trace(matrix) / matrix.sum()),
             "history": {"loss": loss, "accuracy": [1 - value / 4 for value in loss]},
+            "target": None,
             "confusion_matrix": matrix.tolist(),
             "per_class": scores,
             "macro_f1": float(np.mean([score["f1"] for score in scores])),
@@ -234,6 +244,41 @@ def make_result(
             },
         },
     )
+    return learning_curve(result, target)
+
+
+def learning_curve(
+    result: dict[str, Any], target: float | None, curve: list[float] | None = None
+) -> dict[str, Any]:
+    """Fill in the per-epoch test accuracy, training clock and time to target from the timings.
+
+    `curve` (default: a rise of 3 points to the final accuracy) is the test accuracy per epoch.
+    """
+    timings, metrics = result["timings"], result["metrics"]
+    epochs = len(timings["epoch_seconds"])
+    final = metrics["test_accuracy"]
+    if curve is None:
+        curve = [final - 0.03 * (epochs - 1 - i) / epochs for i in range(epochs)]
+        curve[-1] = final
+    metrics["test_accuracy"] = curve[-1]
+    metrics["history"]["test_accuracy"] = list(curve)
+    metrics["history"]["test_loss"] = [0.07 + (1 - value) for value in curve]
+    timings["training_seconds"] = list(np.cumsum(timings["epoch_seconds"]) + 0.05)
+    timings["epoch_evaluation_seconds"] = [0.4] + [0.05] * (epochs - 1)
+    timings["fit_with_evaluation_seconds"] = timings["fit_seconds"] + sum(
+        timings["epoch_evaluation_seconds"]
+    )
+    reached = next((i for i, value in enumerate(curve) if target and value >= target), None)
+    epoch = None if reached is None else reached + 1
+    metrics["target"] = (
+        None
+        if target is None
+        else {"accuracy": target, "reached": epoch is not None, "epoch": epoch}
+    )
+    timings["time_to_target_seconds"] = (
+        None if reached is None else float(timings["training_seconds"][reached])
+    )
+    return result
 
 
 def workload_section(name: str) -> dict[str, Any]:
@@ -265,6 +310,14 @@ def default_settings(profile: str = "default") -> dict[str, Any]:
         },
         "tf32_requested": False,
         "dtype_policy": "float32",
+        "precision": {
+            "requested": "float32",
+            "policy": "float32",
+            "compute_dtype": "float32",
+            "variable_dtype": "float32",
+            "loss_scaling": False,
+            "layer_output_dtypes": [{"layer": "Dense", "output_dtype": "float32"}],
+        },
         "framework": {"intra_op_threads": 2},
         "environment": {"CUDA_VISIBLE_DEVICES": "", "XLA_FLAGS": None},
     }
@@ -291,10 +344,13 @@ def make_group(
     framework_gemm: dict[str, float] | None = None,
     machine: dict[str, Any] = MACHINE,
     workload: str = "mlp",
+    target: float | None = None,
+    curves: list[list[float]] | None = None,
 ) -> list[dict[str, Any]]:
     """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
 
-    The runs numbered in `noisy_runs` flag their own epochs as noisy.
+    The runs numbered in `noisy_runs` flag their own epochs as noisy. `target` and `curves`
+    (one test-accuracy curve per run) go to `learning_curve`.
     """
     framework_gemm = framework_gemm or {"model_shapes_gflops": 100.0, "square_gflops": 150.0}
     group = group or f"{backend}-{profile}-{created_utc:%H%M%S}"
@@ -333,6 +389,7 @@ def make_group(
             predict_latency_p99_ms=0.9 + index,
             predict_throughput_samples_per_second={"1": 2000.0, "512": 150000.0 + index},
         )
+        learning_curve(result, target, curves[index] if curves else None)
         result["memory"]["peak_rss_mib"] = 600.0 + index
         result["roofline"].update(
             achieved_gflops=30.4 / steady, framework_gemm=dict(framework_gemm)

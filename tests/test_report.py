@@ -182,6 +182,8 @@ def test_every_referenced_figure_is_a_png_and_stale_ones_are_gone(built):
         "steady_epoch.png",
         "time_to_model_1.png",
         "time_to_model_2.png",
+        "accuracy_vs_time_1.png",
+        "accuracy_vs_time_2.png",
         "first_of_each_class.png",
         "random_test.png",
     }

@@ -55,8 +55,8 @@ def test_failed_write_leaves_nothing(tmp_path):
     [
         ("{not json", "not a readable JSON file"),
         ("[1, 2]", "expected a JSON object"),
-        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 2 and 3"),
-        (json.dumps({"schema_version": 1}), "schema_version 1, this digitrec reads 2 and 3"),
+        (json.dumps({"schema_version": 99}), "schema_version 99, this digitrec reads 2, 3, 4"),
+        (json.dumps({"schema_version": 1}), "schema_version 1, this digitrec reads 2, 3, 4"),
         (json.dumps({"schema_version": 2, "run_id": "x"}), "missing keys"),
         (json.dumps({"schema_version": 3, "run_id": "x"}), "missing keys"),
     ],
@@ -119,7 +119,7 @@ def test_a_version_2_record_is_read_as_the_mlp_workload(tmp_path):
     del record["workload"]
     path = write_result({**record, "schema_version": 2}, tmp_path / "v2.json")
     read = read_result(path)
-    assert read["schema_version"] == SCHEMA_VERSION == 3
+    assert read["schema_version"] == 3 and SCHEMA_VERSION == 4  # read as version 3 was
     assert read["workload"]["name"] == "mlp" and read["workload"]["definition_sha256"] is None
     assert read["workload"]["settings"]["epochs"] == 10
     assert schema_problems(read) == []

@@ -378,3 +378,65 @@ def test_more_minimum_rounds_raise_the_cap_unless_it_is_given():
         suite.DEFAULT_MIN_ROUNDS,
         suite.DEFAULT_MAX_ROUNDS,
     )
+
+
+# --- Lower precision in the search and the rounds ------------------------------------------
+
+
+def with_isa(monkeypatch, isa: list[str]) -> None:
+    """The suite sees a machine whose CPU reports `isa`."""
+    from bench.host.machine import machine_info
+
+    real = machine_info()
+    fake = {**real, "fingerprint": {**real["fingerprint"], "isa": isa}}
+    monkeypatch.setattr(invocation, "machine_info", lambda: fake)
+
+
+def test_a_faster_bf16_candidate_is_proposed_never_chosen_and_then_run_on_full_data(
+    monkeypatch, tmp_path, clock
+):
+    with_isa(monkeypatch, ["avx2", "avx512_bf16"])
+    faster = fast_candidates({("tensorflow", "mixed_bfloat16"): 0.5})
+    fake = install(monkeypatch, FakeLaunch(faster, clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--backends", "tensorflow", "--max-rounds", "3") == 0
+    cached = json.loads((next(tmp_path.glob("tuning/*/tensorflow-cpu.json"))).read_text())
+    assert cached["proposed"] == ["mixed_bfloat16"]
+    assert "precision" not in cached["chosen"]  # the tuned profile stays float32
+    bf16 = next(c for c in cached["candidates"] if c["settings"].get("precision"))
+    assert bf16["vs_default"]["outcome"] == "FASTER"
+    runs = [(cell, options) for cell, _, options in bench_calls(fake) if cell.profile == "bf16"]
+    assert runs and all(option(o, "--precision") == "mixed_bfloat16" for _, o in runs)
+    assert (
+        "proposes mixed_bfloat16" in schedule_record(tmp_path)["searches"]["tensorflow/cpu"]["text"]
+    )
+
+
+def test_a_bf16_candidate_no_faster_is_not_run_unless_asked(monkeypatch, tmp_path, clock):
+    with_isa(monkeypatch, ["avx512_bf16"])
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--backends", "jax", "--max-rounds", "3") == 0
+    assert not [c for c, _, _ in bench_calls(fake) if c.profile == "bf16"]
+    fake.calls.clear()
+    args = ["--backends", "jax", "--max-rounds", "3", "--lower-precision", "all"]
+    assert run_suite(tmp_path, *args) == 0
+    assert [c for c, _, _ in bench_calls(fake) if c.profile == "bf16"]
+
+
+def test_hardware_without_bf16_searches_and_runs_no_bf16(monkeypatch, tmp_path, clock):
+    with_isa(monkeypatch, ["avx2", "fma"])
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock, noise=0.02))
+    args = ["--backends", "jax", "--max-rounds", "3", "--lower-precision", "all"]
+    assert run_suite(tmp_path, *args) == 0
+    assert not [c for c, _, o in fake.calls if option(o, "--precision")]
+
+
+def test_the_search_space_has_the_precisions_the_hardware_computes():
+    from bench.backends.search_space import lower_precisions, search_space
+
+    assert lower_precisions("cpu", ["avx2"]) == []
+    assert lower_precisions("cpu", ["amx_bf16"]) == ["mixed_bfloat16"]
+    assert lower_precisions("gpu", []) == ["mixed_bfloat16", "mixed_float16"]
+    space = search_space("torch", "gpu", [])
+    assert space[: len(SEARCH_SPACE["torch"])] == SEARCH_SPACE["torch"]
+    for settings in space:
+        RunConfig(backend="torch", **settings)

@@ -7,6 +7,14 @@ unpaired (Welch) otherwise. A winner is only called one where the interval exclu
 margin is at least MIN_SPEED_EFFECT; otherwise the two are a *tie*, decided (the whole
 interval within the minimum effect) or undecided (the data cannot tell; the verdict says
 what to run). The suite reads the same margins after every round to decide when to stop.
+
+*Time to target accuracy* is the headline task where runs measured it. A run that never
+reaches the target is a *miss*, and a paired interval needs finite times, so misses follow one
+rule: a group is ranked by its share of misses first, and only then by its time. A group with
+more misses is never ranked faster than one with fewer; its margin reads "missed k of n". Two
+groups with the same share are compared on the rounds where both reached the target.
+
+Lower-precision profiles (bf16, fp16) compete only once accepted (`bench.analysis.precision`).
 """
 
 import math
@@ -21,9 +29,12 @@ from bench.analysis.collect import get
 from bench.analysis.hosts import Probes, comparable, invocation_of
 from bench.analysis.measures import THROUGHPUT, bulk_batch, stats_of, values
 from bench.analysis.pairing import confidence_of, gain, paired_samples
+from bench.analysis.precision import judge_precisions, rejected_groups
+from bench.analysis.targets import missed_text, target_accuracies, target_misses
 from bench.stats import (
     DECIDING_POWER,
     FASTER,
+    MISSED,
     SAME,
     SLOWER,
     compare_speed,
@@ -46,8 +57,12 @@ class Task:
     spec: str
 
 
+TIME_TO_TARGET = Task(
+    "time to target accuracy", "timings.time_to_target_seconds", False, "s", ".2f"
+)
 TIME_TO_MODEL = Task("time to a trained model", "timings.fit_seconds", False, "s", ".2f")
 TASKS = (
+    TIME_TO_TARGET,
     TIME_TO_MODEL,
     Task(
         "steady training throughput",
@@ -59,6 +74,7 @@ TASKS = (
     Task("batch-1 latency p50", "timings.predict_latency_p50_ms", False, "ms", ".3f"),
     Task("bulk prediction throughput", THROUGHPUT, True, "samples/s", ",.0f"),
 )
+PREDICTION_TASKS = TASKS[3:]
 SCOPES = {"default": "default settings", "any": "best profile"}
 
 
@@ -89,10 +105,19 @@ def as_times(measured: list[float], task: Task) -> list[float]:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One group (backend and profile) with its costs for one task."""
+    """One group (backend and profile) with its costs for one task.
+
+    For time to target, `times` are the runs that reached it and `missed` those that did not.
+    """
 
     row: Any
     times: list[float]
+    missed: int = 0
+    runs: int = 0
+
+    @property
+    def miss_share(self) -> float:
+        return self.missed / self.runs if self.runs else 0.0
 
     @property
     def backend(self) -> str:
@@ -104,7 +129,12 @@ class Candidate:
 
     @property
     def typical(self) -> float:
-        return geometric_mean(self.times)
+        return geometric_mean(self.times) if self.times else math.inf
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """What orders candidates: the share of misses first (see the module), then the time."""
+        return self.miss_share, self.typical
 
 
 @dataclass(frozen=True)
@@ -114,7 +144,8 @@ class Margin:
     other: Candidate
     ratio: float
     ci: list[float] | None
-    outcome: str  # FASTER: a real win; SAME: a decided tie; otherwise an undecided tie
+    outcome: str  # FASTER: a real win; MISSED: `other` missed the target more often;
+    # SAME: a decided tie; otherwise an undecided tie
     repeats_to_decide: int | None  # paired: rounds (the cap to set); else runs per group
     paired: bool = False
     confidence: float = 0.95
@@ -122,14 +153,16 @@ class Margin:
 
     @property
     def decisive(self) -> bool:
-        return self.outcome == FASTER
+        return self.outcome in (FASTER, MISSED)
 
     @property
     def tie(self) -> bool:
-        return self.outcome != FASTER
+        return not self.decisive
 
     def text(self, *, brackets: bool = True) -> str:
-        """ "1.52× [1.41–1.63]", with "tie" where it does not separate."""
+        """ "1.52× [1.41–1.63]", with "tie" where it does not separate, or "missed 1 of 4"."""
+        if self.outcome == MISSED:
+            return missed_text(self.other.missed, self.other.runs)
         interval = "" if self.ci is None else f" [{self.ci[0]:.2f}–{self.ci[1]:.2f}]"
         body = f"{self.ratio:.2f}×{interval if brackets else ''}"
         return body if self.decisive else f"tie: {body}"
@@ -159,7 +192,10 @@ class TaskVerdict:
             return ""
         measured = task_values(self.winner.row.group_runs, self.task)
         median = float(np.median(measured)) if measured else None
-        return "" if median is None else f"{format(median, self.task.spec)} {self.task.unit}"
+        text = "" if median is None else f"{format(median, self.task.spec)} {self.task.unit}"
+        if self.winner.missed:
+            text += f" ({missed_text(self.winner.missed, self.winner.runs)})"
+        return text
 
 
 def repeats_to_decide(slower: list[float], faster: list[float]) -> int | None:
@@ -188,8 +224,11 @@ def repeats_to_decide(slower: list[float], faster: list[float]) -> int | None:
 def margin_over(winner: Candidate, other: Candidate, task: Task) -> Margin:
     """The winner's margin over `other`: other / winner cost, its interval and verdict.
 
-    Paired by round where the two groups ran side by side (`bench.analysis.pairing`).
+    Paired by round where the two groups ran side by side (`bench.analysis.pairing`). Where
+    `other` missed the target more often, the miss rule decides (module docstring): MISSED.
     """
+    if other.miss_share > winner.miss_share:
+        return Margin(other, math.inf, None, MISSED, None)
     dotted = task_key([*winner.row.group_runs, *other.row.group_runs], task)
     slow, fast, paired = (
         paired_samples(other.row, winner.row, dotted) if dotted else ([], [], False)
@@ -260,15 +299,16 @@ def best_per_backend(
     for row in groups.itertuples():
         if scope == "default" and row.profile != "default":
             continue
-        if task is TIME_TO_MODEL and row.repeat_group in flagged:
-            continue
+        if row.repeat_group in flagged and (task is TIME_TO_MODEL or row.profile != "tuned"):
+            continue  # rejected lower precisions never compete; slower tuned ones not on the job
         times = as_times(task_values(row.group_runs, task), task)
-        if not times:
+        missed, runs = target_misses(row.group_runs) if task is TIME_TO_TARGET else (0, 0)
+        if not times and not missed:
             continue
-        candidate = Candidate(row, times)
-        if row.backend not in best or candidate.typical < best[row.backend].typical:
+        candidate = Candidate(row, times, missed, runs)
+        if row.backend not in best or candidate.rank < best[row.backend].rank:
             best[row.backend] = candidate
-    return sorted(best.values(), key=lambda candidate: candidate.typical)
+    return sorted(best.values(), key=lambda candidate: candidate.rank)
 
 
 def decide_task(
@@ -281,6 +321,14 @@ def decide_task(
         verdict.problem = "not measured"
         return verdict
     verdict.winner = candidates[0]
+    if task is TIME_TO_TARGET and not verdict.winner.times:
+        verdict.problem = "no run reached the target"
+        return verdict
+    if task is TIME_TO_TARGET:
+        targets = set().union(*(target_accuracies(c.row.group_runs) for c in candidates))
+        if len(targets) > 1:
+            verdict.problem = "different target accuracies"
+            return verdict
     if len(candidates) == 1:
         verdict.problem = "only one backend measured"
         return verdict
@@ -302,6 +350,7 @@ class MachineVerdict:
     noisy: list[str]
     tuned_job_gain: dict[str, str]  # backend -> tuned against default on the documented job
     unsteady_hosts: list[str] = field(default_factory=list)  # invocations whose speed moved
+    precision: list[Any] = field(default_factory=list)  # bench.analysis.precision verdicts
     rounds: list[Any] = field(default_factory=list)  # bench.analysis.rounds.RoundsInfo
 
     def get(self, task: Task, scope: str = "any") -> TaskVerdict:
@@ -324,12 +373,15 @@ def decide_machine(
     """Every task's verdict among one machine and device's groups."""
     gains = tuned_job_gains(groups)
     flagged = flagged_profiles(groups, gains)
+    precision = judge_precisions(groups)
+    left_out = flagged | rejected_groups(precision)
     tasks = {
-        (task.name, scope): decide_task(groups, task, scope, probes, flagged)
+        (task.name, scope): decide_task(groups, task, scope, probes, left_out)
         for task in TASKS
         for scope in SCOPES
     }
     verdict = MachineVerdict(machine, device, tasks, flagged, noisy_groups(groups), gains)
+    verdict.precision = precision
     verdict.unsteady_hosts = sorted(
         {
             invocation

@@ -25,6 +25,7 @@ from bench.analysis.hosts import Probes, load_probes
 from bench.analysis.measures import median_of, stats_of
 from bench.analysis.rounds import attach_rounds
 from bench.analysis.schedules import load_schedules
+from bench.analysis.targets import target_accuracies
 from bench.report import (
     environment,
     failed_runs,
@@ -227,6 +228,7 @@ WORKLOAD_FIGURES = (
     "confusion_grid",
     "steady_bars",
     "time_to_model",
+    "accuracy_vs_time",
     "throughput",
 )
 
@@ -323,6 +325,17 @@ def draw_speed_figures(full: pd.DataFrame, figures: Figures, figures_dir: Path, 
             path = figures_dir / f"time_to_model_{index}.png"
             drawn = plots.plot_time_to_model(splits, path, title=title)
             figures.time_to_model[machine] = link(drawn)
+        learning = accuracy_curves(groups)
+        if learning:
+            targets = target_accuracies([r for row in groups.itertuples() for r in row.group_runs])
+            path = figures_dir / f"accuracy_vs_time_{index}.png"
+            drawn = plots.plot_accuracy_vs_time(
+                learning,
+                path,
+                target=targets.pop() if len(targets) == 1 else None,
+                title=f"Test accuracy against training time on {machine} (medians per epoch)",
+            )
+            figures.accuracy_vs_time[machine] = link(drawn)
         curves = throughput_curves(groups)
         if curves:
             title = f"Prediction throughput on {machine} (medians)"
@@ -330,6 +343,26 @@ def draw_speed_figures(full: pd.DataFrame, figures: Figures, figures_dir: Path, 
             figures.throughput[machine] = link(
                 plots.plot_throughput_vs_batch(curves, path, title=title)
             )
+
+
+def accuracy_curves(groups: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per group: the median over its runs of training time and test accuracy at each epoch."""
+    found = []
+    for row in groups.itertuples():
+        pairs = [
+            (get(result, "timings.training_seconds"), get(result, "metrics.history.test_accuracy"))
+            for result in row.group_runs
+        ]
+        pairs = [(t, a) for t, a in pairs if isinstance(t, list) and t and len(t) == len(a or [])]
+        if not pairs or len({len(t) for t, _ in pairs}) != 1:
+            continue
+        found.append({
+            "label": f"{row.backend}/{row.device} · {row.profile}",
+            "profile": row.profile,
+            "seconds": np.median([t for t, _ in pairs], axis=0).tolist(),
+            "accuracy": np.median([a for _, a in pairs], axis=0).tolist(),
+        })  # fmt: skip
+    return found
 
 
 def draw_samples(main: pd.DataFrame, figures: Figures, figures_dir: Path, link, test_set) -> None:

@@ -49,6 +49,44 @@ def plot_learning_curves(
     return save(fig, path)
 
 
+def plot_accuracy_vs_time(
+    curves: Sequence[dict], path: str | os.PathLike, *, target: float | None, title: str
+) -> Path:
+    """Test accuracy after each epoch against training time, one line per group.
+
+    Each curve: label, seconds (training time at each epoch's end, compile included, the
+    evaluations left out) and accuracy, both medians over the group's runs. Where two curves
+    cross, which group is faster depends on the target; `target` is drawn dashed.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    colors = plt.get_cmap("tab10").colors
+    styles = {"default": "-", "tuned": "--"}
+    for index, curve in enumerate(curves):
+        ax.plot(
+            curve["seconds"],
+            curve["accuracy"],
+            marker="o",
+            markersize=3,
+            color=colors[index % len(colors)],
+            linestyle=styles.get(curve.get("profile"), ":"),
+            label=curve["label"],
+        )
+    later = [value for curve in curves for value in curve["accuracy"][1:]]
+    if later:
+        low = min(min(later), target if target is not None else 1.0)
+        ax.set_ylim(low - 0.002, max(later) + 0.002)
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.set(
+        title=title,
+        xlabel="training time, s (compile included; evaluation paused)",
+        ylabel="test accuracy after each epoch",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    return save(fig, path)
+
+
 def plot_digits(
     images: np.ndarray,
     titles: Sequence[str],

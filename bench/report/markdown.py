@@ -35,6 +35,7 @@ class Figures:
     disagreements: Disagreements | None = None
     steady_bars: str | None = None
     time_to_model: dict[str, str] = field(default_factory=dict)  # machine -> link
+    accuracy_vs_time: dict[str, str] = field(default_factory=dict)  # machine -> link
     throughput: dict[str, str] = field(default_factory=dict)  # machine -> link
 
 
@@ -182,8 +183,10 @@ def appendix(main: pd.DataFrame, aside: pd.DataFrame) -> str:
 def profiles(main: pd.DataFrame, probes: Probes | None = None) -> str:
     """What the tuned profile gains, per steady epoch and for the whole job; each search."""
     table = profile_tables.default_vs_tuned(main, probes)
+    lower = profile_tables.lower_precision(main)
+    lower_part = [] if lower is None else [LOWER_PRECISION_INTRO, lower]
     if table is None:
-        return ""
+        return "\n\n".join(["## Tuned profiles", *lower_part]) if lower_part else ""
     tuned = main[main["profile"] == "tuned"].itertuples()
     searches = [found for row in tuned if (found := profile_tables.tuning_candidates(row))]
     intro = (
@@ -204,9 +207,23 @@ def profiles(main: pd.DataFrame, probes: Probes | None = None) -> str:
         f"The search behind each tuned group, from its latest run; {profile_tables.CHOSEN} "
         "marks the settings chosen."
     )
-    return "\n\n".join(
-        ["## Tuned profiles", intro, table, *([searches_intro, *searches] if searches else [])]
-    )
+    return "\n\n".join([
+        "## Tuned profiles",
+        intro,
+        table,
+        *lower_part,
+        *([searches_intro, *searches] if searches else []),
+    ])  # fmt: skip
+
+
+LOWER_PRECISION_INTRO = (
+    "**Lower precision.** A bf16 profile runs the default settings under Keras' "
+    "`mixed_bfloat16` policy (fp16: `mixed_float16`, on GPUs), in the same rounds as float32. "
+    "It is ACCEPTED only if it reaches the target accuracy in every run and its test accuracy "
+    "is equivalent to float32's on the paired seeds (two one-sided tests, the workload's "
+    "margin, 90% interval); otherwise it is REJECTED and never competes in the verdict, "
+    "however fast. Gains are float32 / bf16 (> 1: bf16 is faster), paired by round."
+)
 
 
 def prediction(main: pd.DataFrame, figures: Figures | None = None) -> str:
@@ -251,13 +268,26 @@ def accuracy_spread(runs: pd.DataFrame) -> str:
 
 
 def learning_curves(figures: Figures) -> str:
-    """The learning-curves figure."""
+    """The learning-curves figures: per epoch, and test accuracy against training time."""
     if figures.learning_curves is None:
         return "## Learning curves\n\nNo run recorded a training history."
+    on_time = [
+        f"![Test accuracy against training time on {machine}]({link})"
+        for machine, link in figures.accuracy_vs_time.items()
+    ]
+    time_text = (
+        "\n\nTest accuracy after each epoch against the training time at that epoch's end "
+        "(compile included, the clock paused for the evaluation), the median of each group's "
+        "runs per epoch: the learning curve on a time axis. Where two curves cross, the faster "
+        "group depends on the target.\n\n" + "\n\n".join(on_time)
+        if on_time
+        else ""
+    )
     return (
         "## Learning curves\n\n"
-        "Training loss and accuracy at the end of each epoch, one line per run.\n\n"
-        f"![Training loss and accuracy per epoch]({figures.learning_curves})"
+        "Training loss and accuracy at the end of each epoch, one line per group (its latest "
+        "run).\n\n"
+        f"![Training loss and accuracy per epoch]({figures.learning_curves}){time_text}"
     )
 
 

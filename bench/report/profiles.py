@@ -9,6 +9,7 @@ from bench.analysis.collect import get
 from bench.analysis.hosts import Probes, comparable
 from bench.analysis.measures import THROUGHPUT, bulk_batch, median_of
 from bench.analysis.pairing import gain
+from bench.analysis.precision import judge_precisions
 from bench.report.probes import HOST_SPEED_FLAG
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import FASTER, SAME, SLOWER
@@ -116,6 +117,7 @@ def tuning_candidates(row: Any) -> str | None:
     if not isinstance(tuning, dict) or not tuning.get("candidates"):
         return None
     chosen = tuning.get("chosen")
+    proposed = tuning.get("proposed") or []
     rows = []
     for candidate in tuning["candidates"]:
         settings = candidate.get("settings") or {}
@@ -125,11 +127,17 @@ def tuning_candidates(row: Any) -> str | None:
             "jit_compile": str(settings.get("jit_compile")),
             "steps_per_execution": str(settings.get("steps_per_execution")),
             "threads": "default" if threads is None else str(threads),
+            "precision": settings.get("precision") or "float32",
+            "vs default": gain_cell(candidate.get("vs_default"))
+            if (candidate.get("vs_default") or {}).get("ratio")
+            else MISSING,
             "steady epoch s": fmt(steady, ".3f")
             if steady is not None
             else f"failed: {candidate.get('error') or 'no time recorded'}",
             "first epoch s": fmt(candidate.get("first_epoch_seconds"), ".2f"),
-            "chosen": CHOSEN if settings == chosen else "",
+            "chosen": CHOSEN
+            if settings == chosen
+            else ("proposed" if settings.get("precision") in proposed else ""),
         })  # fmt: skip
     searched = tuning.get("searched_utc") or ""
     speedup = tuning.get("speedup_vs_default")
@@ -142,3 +150,33 @@ def tuning_candidates(row: Any) -> str | None:
     )
     table = to_markdown(pd.DataFrame(rows), ["steady epoch s", "first epoch s"])
     return header + "\n\n" + table
+
+
+def accuracy_cell(found: dict[str, Any] | None) -> str:
+    """ "+0.02 pp [−0.10, +0.14] PASS": the paired accuracy difference and its TOST verdict."""
+    if not found:
+        return MISSING
+    low, high = (100 * value for value in found["ci"])
+    mean = 100 * found["mean_difference"]
+    return f"{mean:+.2f} pp [{low:+.2f}, {high:+.2f}] {found['outcome']}"
+
+
+def lower_precision(selected: pd.DataFrame) -> str | None:
+    """Each lower-precision profile against float32 beside it: speed, accuracy, target, status."""
+    rows = []
+    for judged in judge_precisions(selected[~selected["quick"]]):
+        reached = MISSING if not judged.runs else f"{judged.runs - judged.missed} of {judged.runs}"
+        rows.append({
+            "machine": f"`{judged.row.machine}`",
+            "backend": judged.row.backend,
+            "profile": f"{judged.row.profile} ({judged.precision})",
+            "time to a trained model gain": gain_cell(judged.speed),
+            "steady epoch gain": gain_cell(judged.steady),
+            "time to target gain": gain_cell(judged.to_target),
+            "accuracy − float32 (90% CI)": accuracy_cell(judged.accuracy),
+            "target reached": reached,
+            "status": f"**{judged.status}**: {judged.reason}",
+        })  # fmt: skip
+    if not rows:
+        return None
+    return to_markdown(pd.DataFrame(rows))

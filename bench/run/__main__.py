@@ -13,7 +13,14 @@ import tempfile
 from pathlib import Path
 
 from bench import cli
-from digitrec_core.config import BACKENDS, DEVICES, PROFILES, RunConfig
+from digitrec_core.config import (
+    BACKENDS,
+    DEVICES,
+    LOWER_PRECISION_PROFILES,
+    PRECISIONS,
+    PROFILES,
+    RunConfig,
+)
 from digitrec_core.workloads import BUILT_IN, DEFAULT_WORKLOAD, load_workload
 
 QUICK_TRAIN_SAMPLES = 6000
@@ -60,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tf32",
         action="store_true",
         help="allow TF32 for float32 matmuls on GPU, on every backend (default: off everywhere)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="the Keras dtype policy to train under (default float32; the bf16 and fp16 "
+        "profiles imply their own)",
     )
     parser.add_argument(
         "--profile",
@@ -135,6 +148,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         steps_per_execution=args.steps_per_execution,
         threads=args.threads,
         tf32=args.tf32,
+        precision=args.precision or LOWER_PRECISION_PROFILES.get(args.profile, "float32"),
         profile=args.profile,
         # As given: a relative folder keeps the user's own layout out of shared result files.
         data_dir=args.data_dir,

@@ -45,28 +45,66 @@ def summarize_epochs(epoch_seconds: list[float], samples_per_epoch: int) -> dict
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Time each epoch from its start to its synchronised end, and print one line per epoch."""
+    """Time each epoch to its synchronised end; evaluate after it, with the training clock paused.
 
-    def __init__(self, synchronize: Callable[[], None], print_line: Callable[[str], None] = print):
+    Per epoch it keeps the epoch's own seconds, the training time from the fit's start to the
+    epoch's end (`training_seconds`: compile included, every evaluation left out) and, when
+    `evaluate` is given, the test loss and accuracy after it and what evaluating cost. Call
+    `start()` just before `fit`; `paused_seconds` is what the evaluations took in all.
+    """
+
+    def __init__(
+        self,
+        synchronize: Callable[[], None],
+        print_line: Callable[[str], None] = print,
+        evaluate: Callable[[], tuple[float, float]] | None = None,
+    ):
         super().__init__()
         self._synchronize = synchronize
         self._print_line = print_line
+        self._evaluate = evaluate
         self._start = 0.0
+        self._fit_started: float | None = None
+        self.paused_seconds = 0.0
         self.epoch_seconds: list[float] = []
+        self.training_seconds: list[float] = []
+        self.evaluation_seconds: list[float] = []
+        self.test_loss: list[float] = []
+        self.test_accuracy: list[float] = []
+
+    def start(self) -> None:
+        """Start the training clock: the fit begins now."""
+        self._fit_started = time.perf_counter()
+        self.paused_seconds = 0.0
 
     def on_train_begin(self, logs=None):
-        self.epoch_seconds = []
+        if self._fit_started is None:
+            self.start()
+        self.epoch_seconds, self.training_seconds, self.evaluation_seconds = [], [], []
+        self.test_loss, self.test_accuracy = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self._synchronize()
-        seconds = time.perf_counter() - self._start
+        now = time.perf_counter()
+        seconds = now - self._start
         self.epoch_seconds.append(seconds)
+        self.training_seconds.append(now - self._fit_started - self.paused_seconds)
+        tested = ""
+        if self._evaluate is not None:
+            loss, accuracy = self._evaluate()
+            self._synchronize()
+            spent = time.perf_counter() - now
+            self.paused_seconds += spent
+            self.evaluation_seconds.append(spent)
+            self.test_loss.append(float(loss))
+            self.test_accuracy.append(float(accuracy))
+            tested = f"  test accuracy {accuracy:.4f} ({spent:.2f} s, off the clock)"
         logs = logs or {}
         self._print_line(
             f"epoch {epoch + 1:>3}/{self.params.get('epochs', '?')}  "
             f"loss {logs.get('loss', float('nan')):.4f}  "
-            f"accuracy {logs.get('accuracy', float('nan')):.4f}  {seconds:7.3f} s"
+            f"accuracy {logs.get('accuracy', float('nan')):.4f}  {seconds:7.3f} s{tested}"
         )

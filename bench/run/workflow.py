@@ -97,6 +97,15 @@ def run_benchmark(
     measured = train_and_time(
         config, model, prepared, support, log, speed_extras=speed_extras, probe=framework_probe
     )
+    reached = (
+        metrics.time_to_target(
+            measured.epochs.test_accuracy,
+            measured.epochs.training_seconds,
+            workload.target_accuracy,
+        )
+        if workload.target_accuracy is not None
+        else None
+    )
     samples_per_epoch = len(prepared.x_train)
     roofline_figures = roofline.roofline_record(
         measured.timings["steady_epoch_seconds"],
@@ -154,7 +163,10 @@ def run_benchmark(
         git=git_info(),
         command=portable_command(sys.argv),
         invocation={"id": invocation},
-        settings=speed_settings(config, model, support, threads),
+        settings={
+            **speed_settings(config, model, support, threads),
+            "precision": precision_record(config, model, prepared.x_train[:8]),
+        },
         memory={
             # ru_maxrss is in KiB on Linux.
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -170,11 +182,15 @@ def run_benchmark(
             "data_load_seconds": data_load_seconds,
             "model_build_seconds": model_build_seconds,
             **measured.timings,
+            "time_to_target_seconds": None if reached is None else reached.seconds,
         },
         metrics={
             "test_loss": measured.test_loss,
             "test_accuracy": measured.test_accuracy,
             "history": measured.history,
+            "target": None
+            if reached is None
+            else {"accuracy": reached.target, "reached": reached.reached, "epoch": reached.epoch},
             **metrics.classification_summary(prepared.test_labels, measured.predicted),
             "predicted_classes": measured.predicted.tolist(),
         },
@@ -218,6 +234,7 @@ def build_seeded_model(config: RunConfig, workload: Workload) -> tuple[keras.Mod
     (for Dense and Conv layers: see `numpy_initialise`, and the record says which it was).
     """
     keras.utils.set_random_seed(config.seed)  # dropout masks and shuffling stay the backend's
+    keras.config.set_dtype_policy(config.precision)  # before the layers are made
     model = compile_model(
         workload.build_model(),
         optimizer=workload.optimizer,
@@ -227,6 +244,39 @@ def build_seeded_model(config: RunConfig, workload: Workload) -> tuple[keras.Mod
     )
     how = numpy_initialise(model, config.seed)
     return model, InitialWeights(how, weights_sha256(model.get_weights()))
+
+
+def precision_record(config: RunConfig, model: keras.Model, sample: np.ndarray) -> dict[str, Any]:
+    """The precision asked for, the policy in effect, and what each layer really computed in.
+
+    The dtypes are measured: each layer's output on `sample` (a few training inputs), not read
+    from the policy objects.
+    """
+    policy = keras.config.dtype_policy()
+    return {
+        "requested": config.precision,
+        "policy": policy.name,
+        "compute_dtype": policy.compute_dtype,
+        "variable_dtype": policy.variable_dtype,
+        "loss_scaling": type(model.optimizer).__name__ == "LossScaleOptimizer",
+        "layer_output_dtypes": layer_output_dtypes(model, sample),
+    }
+
+
+def layer_output_dtypes(model: keras.Model, sample: np.ndarray) -> list[dict[str, str]] | None:
+    """Each layer's class and the dtype of its output on `sample`; None for a model whose
+    layers cannot be read one by one (a subclassed model without a graph)."""
+    try:
+        layers = list(model.layers)
+        probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    except (AttributeError, ValueError, TypeError):
+        return None
+    outputs = probe(keras.ops.convert_to_tensor(sample))
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return [
+        {"layer": type(layer).__name__, "output_dtype": keras.backend.standardize_dtype(out.dtype)}
+        for layer, out in zip(layers, outputs, strict=True)
+    ]
 
 
 def model_config(model: keras.Model) -> dict[str, Any]:
@@ -264,6 +314,7 @@ def check_placement(config: RunConfig, model: keras.Model, support: backends.Bac
 class Measured:
     """What training, evaluating and predicting measured."""
 
+    epochs: timing.EpochTimer  # per epoch: training time, test accuracy, evaluation cost
     history: dict[str, list[float]]
     test_loss: float
     test_accuracy: float
@@ -288,22 +339,33 @@ def train_and_time(
     def sync() -> None:
         support.synchronize(model)
 
-    epoch_timer = timing.EpochTimer(sync, print_line=log)
+    def evaluate_test() -> tuple[float, float]:
+        return train.evaluate(model, prepared, batch_size=config.predict_batch_size)
+
+    epoch_timer = timing.EpochTimer(sync, print_line=log, evaluate=evaluate_test)
     fit_cpu_started = gemm_probe.cpu_seconds()
-    history, fit_seconds = timing.time_call(
-        lambda: train.fit(
+
+    def fit() -> dict[str, list[float]]:
+        epoch_timer.start()
+        return train.fit(
             model,
             prepared,
             epochs=config.epochs,
             batch_size=config.batch_size,
             callbacks=[epoch_timer],
-        ),
-        sync,
-    )
-    fit_busy_cores = (gemm_probe.cpu_seconds() - fit_cpu_started) / fit_seconds
-    (test_loss, test_accuracy), evaluate_seconds = timing.time_call(
-        lambda: train.evaluate(model, prepared, batch_size=config.predict_batch_size), sync
-    )
+        )
+
+    history, fit_with_evaluation_seconds = timing.time_call(fit, sync)
+    # The training clock: the evaluations after each epoch are left out of it.
+    fit_seconds = fit_with_evaluation_seconds - epoch_timer.paused_seconds
+    fit_busy_cores = (gemm_probe.cpu_seconds() - fit_cpu_started) / fit_with_evaluation_seconds
+    # The last epoch's evaluation is the trained model's: one evaluation, one number.
+    test_loss, test_accuracy = epoch_timer.test_loss[-1], epoch_timer.test_accuracy[-1]
+    history = {
+        **history,
+        "test_loss": list(epoch_timer.test_loss),
+        "test_accuracy": list(epoch_timer.test_accuracy),
+    }
 
     def predict_test():
         return train.predict(model, prepared.x_test, batch_size=config.predict_batch_size)
@@ -337,8 +399,12 @@ def train_and_time(
     framework_probe_seconds = time.perf_counter() - probe_started
     timings = {
         "fit_seconds": fit_seconds,
+        "fit_with_evaluation_seconds": fit_with_evaluation_seconds,
+        "training_seconds": list(epoch_timer.training_seconds),
+        "epoch_evaluation_seconds": list(epoch_timer.evaluation_seconds),
         **timing.summarize_epochs(epoch_timer.epoch_seconds, len(prepared.x_train)),
-        "evaluate_seconds": evaluate_seconds,
+        # The first evaluation, after epoch 1: tracing included, as before per-epoch ones.
+        "evaluate_seconds": epoch_timer.evaluation_seconds[0],
         "predict_first_call_seconds": predict_first_call_seconds,
         "predict_seconds": predict_seconds,
         "predict_samples_per_second": len(prepared.x_test) / predict_seconds,
@@ -346,6 +412,7 @@ def train_and_time(
         **predict_speed,
     }
     return Measured(
+        epochs=epoch_timer,
         history=history,
         test_loss=test_loss,
         test_accuracy=test_accuracy,

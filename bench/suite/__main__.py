@@ -93,7 +93,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         "--profiles",
         type=comma_list(PROFILES, "--profiles"),
         default=list(PROFILES),
-        help="comma-separated profiles to run (default: default,tuned)",
+        help=f"comma-separated profiles to run (default: {','.join(PROFILES)}); bf16 and fp16 "
+        "run the default settings at mixed_bfloat16 and mixed_float16, where the hardware has "
+        "them (see --lower-precision)",
+    )
+    parser.add_argument(
+        "--lower-precision",
+        choices=("proposed", "all"),
+        default="proposed",
+        help="which lower-precision profiles the rounds run: those the tuning search proposed "
+        "(faster on its subset; default) or all the hardware has; either way only the accuracy "
+        "they keep on full data accepts them",
     )
     parser.add_argument(
         "--min-rounds",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.backends.search_space import SEARCH_SPACE, lower_precisions
 from bench.host.gemm_probe import host_gflops
 from bench.host.machine import machine_info
 from bench.suite import search_cache, tuning
@@ -30,6 +31,7 @@ from bench.suite.schedule import (
     write_schedule,
 )
 from bench.suite.search import tuned_settings
+from digitrec_core.config import LOWER_PRECISION_PROFILES
 
 
 @dataclass
@@ -177,11 +179,16 @@ class Suite:
         for backend, device in places:
             for profile in self.args.profiles:
                 options: tuple[str, ...] = ()
+                if profile in LOWER_PRECISION_PROFILES:
+                    precision = LOWER_PRECISION_PROFILES[profile]
+                    if not self.runs_lower_precision(backend, device, precision, settings):
+                        continue
+                    options = ("--precision", precision)
                 if profile == "tuned":
                     record = settings.get((backend, device))
                     if record is None:
                         continue
-                    kept_defaults = record["chosen"] == tuning.SEARCH_SPACE[backend][0]
+                    kept_defaults = record["chosen"] == SEARCH_SPACE[backend][0]
                     if kept_defaults and "default" in self.args.profiles:
                         continue  # its runs would be the default profile's again
                     path = tmp / f"tuning-{backend}-{device}.json"
@@ -197,6 +204,17 @@ class Suite:
                 cells.append(cell)
                 self.cells.append(cell_entry(cell, group, self.pythons[(backend, device)]))
         return cells
+
+    def runs_lower_precision(
+        self, backend: str, device: str, precision: str, settings: dict[tuple, dict[str, Any]]
+    ) -> bool:
+        """Whether the rounds run `precision` for this backend: the hardware has it, and the
+        search proposed it (or --lower-precision all asks for it wherever the hardware has it)."""
+        if precision not in lower_precisions(device, self.machine["fingerprint"]["isa"]):
+            return False
+        if self.args.lower_precision == "all":
+            return True
+        return precision in (settings.get((backend, device)) or {}).get("proposed", [])
 
     def run_bench_rounds(self, cells: list[Cell]) -> Rounds:
         """The rounds of the benchmark itself, looked at with the verdict's own margins."""

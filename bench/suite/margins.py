@@ -3,7 +3,8 @@
 They come from `bench.analysis.decision`, the code the report's verdict comes from, so the
 suite stops on exactly the margins the report then shows: every task and scope's winner
 against each other backend, and each backend's tuned profile against its default for the
-documented job.
+documented job, and each lower-precision profile whose accuracy is not yet shown equivalent
+to float32's.
 """
 
 from typing import Any
@@ -11,10 +12,10 @@ from typing import Any
 from bench.analysis.collect import add_labels, runs_frame, select_latest
 from bench.analysis.decision import SCOPES, decide_machine, display
 from bench.analysis.hosts import Probes
-from bench.stats import FASTER, SAME, SLOWER
+from bench.stats import FASTER, MISSED, SAME, SLOWER
 from bench.suite.rounds import Rounds
 
-DECIDED_OUTCOMES = (FASTER, SAME)
+DECIDED_OUTCOMES = (FASTER, SAME, MISSED)
 
 
 def undecided_margins(results: list[dict[str, Any]]) -> list[str]:
@@ -36,6 +37,12 @@ def undecided_margins(results: list[dict[str, Any]]) -> list[str]:
             f"tuned against default for the documented job: {display(backend)}"
             for backend, outcome in verdict.tuned_job_gain.items()
             if outcome not in (*DECIDED_OUTCOMES, SLOWER)
+        ]
+        found += [
+            f"{judged.row.profile} accuracy against float32: {display(judged.row.backend)}, "
+            f"{judged.reason}"
+            for judged in verdict.precision
+            if judged.undecided
         ]
     return found
 

@@ -21,13 +21,20 @@ def tuned_settings(
     suite: "Suite", places: list[tuple[str, str]], tmp: Path
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The search record behind each (backend, device)'s tuned profile: cached or searched."""
-    if "tuned" not in suite.args.profiles:
+    from digitrec_core.config import LOWER_PRECISION_PROFILES
+
+    proposals = suite.args.lower_precision == "proposed" and any(
+        profile in LOWER_PRECISION_PROFILES for profile in suite.args.profiles
+    )
+    if "tuned" not in suite.args.profiles and not proposals:
         return {}
     host = typical_rate(suite.start_rates)
     found, keys, to_search = {}, {}, []
     for backend, device in places:
         versions = installed_versions(suite.pythons[(backend, device)], backend)
-        key = search_cache.search_key(backend, device, suite.passthrough, versions)
+        key = search_cache.search_key(
+            backend, device, suite.passthrough, versions, suite.machine["fingerprint"]["isa"]
+        )
         keys[(backend, device)] = key
         path = search_cache.cache_path(suite.results_dir, key, suite.passthrough)
         cached = search_cache.read_cache(path, key, host, suite.args.retune, suite.log)
@@ -52,7 +59,7 @@ def search(
 ) -> tuple[dict[tuple, dict[str, Any]], list[float]]:
     """Search the settings of every target in one set of rounds; its records and probe rates."""
     design = tuning.SEARCH_DESIGN
-    candidates = tuning.candidates_of(targets)
+    candidates = tuning.candidates_of(targets, suite.machine["fingerprint"]["isa"])
     by_cell = {candidate.cell: candidate for candidate in candidates}
     where = ", ".join(f"{backend}/{device}" for backend, device in targets)
     suite.log(
@@ -103,16 +110,23 @@ def search_summary(record: dict[str, Any], reused: bool) -> dict[str, Any]:
         )
     elif outcome == tuning.NONE_FASTER:
         text = "the search showed no candidate faster than the defaults: tuned = default settings"
-    else:
+    elif outcome == tuning.UNDECIDED:
         text = (
             "the search could not tell whether any candidate beats the defaults "
             f"({len(record.get('undecided') or [])} undecided), so it keeps them: tuned = "
             "default settings"
         )
+    else:
+        text = f"the search ended without a verdict ({outcome})"
+    proposed = record.get("proposed") or []
+    if proposed:
+        text += f"; it proposes {' and '.join(proposed)} (faster on its subset), to be judged on "
+        text += "full data by the accuracy it keeps"
     return {
         "reused": reused,
         "searched_utc": record.get("searched_utc"),
         "outcome": outcome,
         "chosen": chosen,
+        "proposed": proposed,
         "text": text + (" (cached search)" if reused else ""),
     }

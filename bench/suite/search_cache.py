@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.backends.search_space import SEARCH_SPACE
+from bench.backends.search_space import search_space
 from bench.host import gemm_probe
 from bench.host.machine import machine_info
 from bench.suite.tuning import SEARCH_DESIGN, SEARCH_EPOCHS, SEARCH_RULE, SEARCH_TRAIN_SAMPLES
@@ -39,7 +39,11 @@ def behaviour_options(passthrough: list[str]) -> list[str]:
 
 
 def search_key(
-    backend: str, device: str, passthrough: list[str], versions: dict[str, str | None]
+    backend: str,
+    device: str,
+    passthrough: list[str],
+    versions: dict[str, str | None],
+    isa: list[str],
 ) -> dict[str, Any]:
     """What a search result depends on: when any of it changes, the search runs again.
 
@@ -54,7 +58,7 @@ def search_key(
         "backend": backend,
         "device": device,
         **versions,
-        "search_space": SEARCH_SPACE[backend],
+        "search_space": search_space(backend, device, isa),
         "epochs": SEARCH_EPOCHS,
         "train_samples": SEARCH_TRAIN_SAMPLES,
         "rule": SEARCH_RULE,

@@ -8,6 +8,11 @@ own rule (`bench.stats.compare_speed` at the design's level: significant and at 
 of several, the fastest. Otherwise the defaults stand, and the record says whether the search
 showed no candidate faster or could not tell. A candidate is no longer run once it is decided.
 
+A lower-precision candidate (bf16 where the hardware has it) is never chosen: the tuned
+profile stays float32. Where one is FASTER it is *proposed* (`proposed` in the record), and the
+suite then runs it as a profile of its own on full data, where only the accuracy it keeps can
+accept it (`bench.analysis.precision`). Each trial's test accuracy is kept beside its speed.
+
 Its cache is `bench.suite.search_cache`.
 """
 
@@ -16,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.schedules import CHOSE, NONE_FASTER, UNDECIDED
-from bench.backends.search_space import SEARCH_SPACE
+from bench.backends.search_space import (
+    FULL_PRECISION,
+    precision_of,
+    search_space,
+)
 from bench.stats import FASTER, INCONCLUSIVE, compare_speed, geometric_mean
 from bench.suite.rounds import Cell, Design, Rounds
 
@@ -42,14 +51,18 @@ def settings_args(settings: dict[str, Any]) -> list[str]:
     ]
     if settings.get("threads") is not None:
         args += ["--threads", str(settings["threads"])]
+    if settings.get("precision") is not None:
+        args += ["--precision", settings["precision"]]
     return args
 
 
 def settings_text(settings: dict[str, Any]) -> str:
     """ "jit false, spe 32, 1 thread": a candidate as the console shows it."""
-    threads = settings.get("threads")
-    return f"jit {str(settings['jit_compile']).lower()}, spe {settings['steps_per_execution']}" + (
-        "" if threads is None else f", {threads} thread{'s' * (threads != 1)}"
+    threads, precision = settings.get("threads"), settings.get("precision")
+    return (
+        f"jit {str(settings['jit_compile']).lower()}, spe {settings['steps_per_execution']}"
+        + ("" if threads is None else f", {threads} thread{'s' * (threads != 1)}")
+        + ("" if precision is None else f", {precision}")
     )
 
 
@@ -74,12 +87,12 @@ class Candidate:
         )
 
 
-def candidates_of(targets: list[tuple[str, str]]) -> list[Candidate]:
-    """Every candidate of every (backend, device) to search."""
+def candidates_of(targets: list[tuple[str, str]], isa: list[str]) -> list[Candidate]:
+    """Every candidate of every (backend, device) to search, on hardware with `isa`."""
     return [
         Candidate(backend, device, index, settings)
         for backend, device in targets
-        for index, settings in enumerate(SEARCH_SPACE[backend])
+        for index, settings in enumerate(search_space(backend, device, isa))
     ]
 
 
@@ -146,6 +159,9 @@ def judge(
         if results:
             last = results[max(results)]
             entry["first_epoch_seconds"] = last["timings"].get("first_epoch_seconds")
+            entry["test_accuracy"] = [
+                (result.get("metrics") or {}).get("test_accuracy") for result in results.values()
+            ]
             entry["busy_cores_fit"] = last["settings"]["threads"].get("busy_cores_fit")
         elif key in rounds.dropped or candidate.cell.name in rounds.dropped:
             entry["error"] = rounds.dropped.get(candidate.cell.name, "not run")
@@ -179,6 +195,9 @@ def decide_search(record: dict[str, Any], confidence: float) -> None:
         }
         if found["outcome"] == FASTER:
             faster.append(entry)
+    proposed = [e for e in faster if precision_of(e["settings"]) != FULL_PRECISION]
+    faster = [e for e in faster if precision_of(e["settings"]) == FULL_PRECISION]
+    record["proposed"] = [e["settings"]["precision"] for e in proposed]
     default = record["candidates"][0]
     undecided = [e for e in record["candidates"][1:] if e["vs_default"]["outcome"] == INCONCLUSIVE]
     if faster:
@@ -186,7 +205,8 @@ def decide_search(record: dict[str, Any], confidence: float) -> None:
         record["outcome"] = CHOSE
     else:
         chosen = default
-        record["outcome"] = UNDECIDED if undecided else NONE_FASTER
+        full = [e for e in undecided if precision_of(e["settings"]) == FULL_PRECISION]
+        record["outcome"] = UNDECIDED if full else NONE_FASTER
     record["chosen"] = chosen["settings"]
     record["speedup_vs_default"] = chosen["vs_default"]["ratio"] if chosen is not default else 1.0
     record["undecided"] = [entry["settings"] for entry in undecided]

@@ -51,6 +51,9 @@ class Workload:
       `digitrec_core.data.load_mnist` checks MNIST (the default), offline when given a folder
     - `epochs`, `batch_size`, `optimizer`, `loss`: the documented training
     - `tolerances`: parity tolerances, measured for this workload (`Tolerances`)
+    - `target_accuracy`: the test accuracy a run must reach for *time to target*, chosen from
+      measurement so that every backend's default profile reaches it within `epochs` in at
+      least 90% of seeds (`python -m bench.analysis.targets` checks it); None: no target
     """
 
     name: str
@@ -62,6 +65,7 @@ class Workload:
     optimizer: str = "adam"
     loss: str = "categorical_crossentropy"
     tolerances: Tolerances = field(default_factory=Tolerances)
+    target_accuracy: float | None = None
     load_data: Callable[..., Mnist] = load_mnist
 
     def settings(self) -> dict[str, Any]:
@@ -72,6 +76,7 @@ class Workload:
             "optimizer": self.optimizer,
             "loss": self.loss,
             "tolerances": vars(self.tolerances),
+            "target_accuracy": self.target_accuracy,
         }
 
 
@@ -101,6 +106,11 @@ def check_workload(candidate: Any, where: str) -> Workload:
             problems.append(f"{name} ({kind.__name__}) is missing or a {type(value).__name__}")
         elif kind is int and value < 1:
             problems.append(f"{name} must be a positive integer, got {value}")
+    target = fields.get("target_accuracy", getattr(candidate, "target_accuracy", None))
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target <= 1
+    ):
+        problems.append(f"target_accuracy must be a number in (0, 1] or None, got {target!r}")
     if problems:
         raise WorkloadError(
             f"{where} is not a digitrec workload: {'; '.join(problems)}. Define it as "
@@ -109,7 +119,8 @@ def check_workload(candidate: Any, where: str) -> Workload:
         )
     if isinstance(candidate, Workload):
         return candidate
-    return Workload(**{name: getattr(candidate, name) for name in REQUIRED})
+    own = {name: getattr(candidate, name) for name in REQUIRED}
+    return Workload(**own, target_accuracy=target)
 
 
 def definition_sha256(workload: Workload, model_config: dict[str, Any]) -> str:

@@ -35,4 +35,7 @@ MLP = Workload(
         lockstep=1e-5,
         predict=1e-5,
     ),
+    # The notebook's own 10-epoch accuracy. Every backend's default profile reached it within
+    # the 10 epochs in every one of its seeds measured here (README, "Time to target").
+    target_accuracy=0.9753,
 )
