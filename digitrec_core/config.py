@@ -13,6 +13,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # A lower precision is a profile of its own: the default settings at that precision, judged
 # by the accuracy it keeps (bench.analysis.precision). Each profile's precision:
 LOWER_PRECISION_PROFILES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+PRECISION_PROFILE = {precision: profile for profile, precision in LOWER_PRECISION_PROFILES.items()}
 PROFILES = ("default", "tuned", *LOWER_PRECISION_PROFILES)
 
 
@@ -52,11 +53,13 @@ class RunConfig:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        expected = LOWER_PRECISION_PROFILES.get(self.profile)
-        if expected is not None and self.precision != expected:
+        expected = LOWER_PRECISION_PROFILES.get(self.profile, "float32")
+        if self.precision != expected:
+            named = PRECISION_PROFILE.get(self.precision, "default")
             raise ValueError(
                 f"profile {self.profile!r} trains at {expected}, got precision "
-                f"{self.precision!r}: pass --precision {expected}"
+                f"{self.precision!r}: a precision is a profile of its own, so pass --profile "
+                f"{named} (or leave --profile out)"
             )
         if self.backend == "torch" and self.steps_per_execution != 1:
             raise ValueError(

@@ -438,5 +438,7 @@ def test_the_search_space_has_the_precisions_the_hardware_computes():
     assert lower_precisions("gpu", []) == ["mixed_bfloat16", "mixed_float16"]
     space = search_space("torch", "gpu", [])
     assert space[: len(SEARCH_SPACE["torch"])] == SEARCH_SPACE["torch"]
-    for settings in space:
-        RunConfig(backend="torch", **settings)
+    for settings in space:  # each a valid run: a lower precision is its own profile
+        precision = settings.get("precision", "float32")
+        profile = {"mixed_bfloat16": "bf16", "mixed_float16": "fp16"}.get(precision, "default")
+        RunConfig(backend="torch", profile=profile, **settings)

@@ -212,8 +212,17 @@ def test_bf16_is_rejected_when_too_few_paired_seeds_show_its_accuracy(tmp_path):
 
 def test_a_lower_precision_profile_must_run_at_its_precision():
     RunConfig(backend="jax", profile="bf16", precision="mixed_bfloat16")
-    with pytest.raises(ValueError, match="--precision mixed_bfloat16"):
+    with pytest.raises(ValueError, match="profile 'bf16' trains at mixed_bfloat16"):
         RunConfig(backend="jax", profile="bf16")
+    # A default-profile group at another precision would be compared with float32 ones.
+    with pytest.raises(ValueError, match="pass --profile bf16"):
+        RunConfig(backend="jax", precision="mixed_bfloat16")
+    from bench.run.__main__ import config_from_args, parse_args
+
+    implied = config_from_args(parse_args(["--backend", "jax", "--precision", "mixed_bfloat16"]))
+    assert (implied.profile, implied.precision) == ("bf16", "mixed_bfloat16")
+    implied = config_from_args(parse_args(["--backend", "jax", "--profile", "fp16"]))
+    assert implied.precision == "mixed_float16"
     with pytest.raises(ValueError, match="precision must be one of"):
         RunConfig(backend="jax", precision="bfloat16")
 

@@ -17,6 +17,7 @@ from digitrec_core.config import (
     BACKENDS,
     DEVICES,
     LOWER_PRECISION_PROFILES,
+    PRECISION_PROFILE,
     PRECISIONS,
     PROFILES,
     RunConfig,
@@ -71,14 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="the Keras dtype policy to train under (default float32; the bf16 and fp16 "
-        "profiles imply their own)",
+        help="the Keras dtype policy to train under (default float32); a lower precision is "
+        "a profile of its own, bf16 or fp16, which each imply theirs",
     )
     parser.add_argument(
         "--profile",
-        default="default",
         choices=PROFILES,
-        help="the settings profile this run belongs to (the report shows profiles side by side)",
+        help="the settings profile this run belongs to (the report shows profiles side by "
+        "side; default: the one of --precision, else default)",
     )
     # Set by bench.suite, which runs the rounds and the tuning search: the run's place in its
     # invocation (the result's `repeat` section, as JSON) and what to probe.
@@ -149,7 +150,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         threads=args.threads,
         tf32=args.tf32,
         precision=args.precision or LOWER_PRECISION_PROFILES.get(args.profile, "float32"),
-        profile=args.profile,
+        profile=args.profile or PRECISION_PROFILE.get(args.precision, "default"),
         # As given: a relative folder keeps the user's own layout out of shared result files.
         data_dir=args.data_dir,
         verify_checksums=args.verify_checksums,
