@@ -70,8 +70,8 @@ def test_a_run_keeps_the_learning_curve_and_reads_the_target_from_it(tiny_mnist_
     )
     assert timings["training_seconds"][-1] <= timings["fit_seconds"]
     target = metrics["target"]
-    assert target["accuracy"] == 0.9753
-    first = next((i + 1 for i, value in enumerate(curve) if value >= 0.9753), None)
+    assert target["accuracy"] == 0.974
+    first = next((i + 1 for i, value in enumerate(curve) if value >= 0.974), None)
     assert target["epoch"] == first and target["reached"] == (first is not None)
     expected = None if first is None else timings["training_seconds"][first - 1]
     assert timings["time_to_target_seconds"] == expected

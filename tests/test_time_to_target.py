@@ -122,7 +122,7 @@ def test_a_backend_with_misses_is_never_ranked_faster_than_one_without(tmp_path)
     rows = markdown_rows(section(report, f"`{MACHINE['id']}` (CPU)"))
     [row] = [r for r in rows if r["task"] == "time to target accuracy" and "best" in r["profiles"]]
     assert row["fastest"] == "**JAX (default)**" and row["vs TensorFlow"] == "missed 1 of 4"
-    assert "reaches 0.9753 test accuracy" in report
+    assert "reaches 0.974 test accuracy" in report
 
 
 def test_without_misses_the_faster_backend_wins_by_a_paired_interval(tmp_path):
@@ -150,7 +150,7 @@ def test_results_without_a_target_fall_back_to_the_whole_fit(tmp_path):
     verdict = verdict_of(tmp_path)
     assert verdict.get(TIME_TO_TARGET).problem == "not measured"
     report = build_report(tmp_path, warn=lambda _: None, test_set=None).read_text()
-    assert "gets to a trained model" in report and "reaches 0.9753" not in report
+    assert "gets to a trained model" in report and "reaches 0.974" not in report
 
 
 def test_a_target_no_run_reached_is_said_so(tmp_path):
@@ -239,4 +239,4 @@ def test_a_workload_target_must_be_an_accuracy():
     with pytest.raises(WorkloadError, match="target_accuracy must be a number in"):
         check_workload(Workload(**fields, target_accuracy=97.5), "w")
     assert check_workload(Workload(**fields, target_accuracy=0.9), "w").target_accuracy == 0.9
-    assert np.isclose(MLP.settings()["target_accuracy"], 0.9753)
+    assert np.isclose(MLP.settings()["target_accuracy"], 0.974)

@@ -13,7 +13,7 @@ import pandas as pd
 from bench.analysis.collect import get
 from bench.analysis.decision import SCOPES, MachineVerdict, decide_machine
 from bench.analysis.hosts import Probes, invocation_of
-from bench.stats import FASTER, SAME
+from bench.stats import FASTER, MISSED, SAME
 
 
 @dataclass
@@ -53,7 +53,7 @@ def without_rounds(groups: pd.DataFrame, invocation: str, indices: list[int]) ->
     return lighter[[bool(runs) for runs in lighter["group_runs"]]]
 
 
-OUTCOME_WORDS = {FASTER: "{winner} faster", SAME: "the same"}
+OUTCOME_WORDS = {FASTER: "{winner} faster", SAME: "the same", MISSED: "{winner} ahead by misses"}
 
 
 def margin_outcomes(verdict: MachineVerdict) -> dict[str, str]:

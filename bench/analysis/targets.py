@@ -1,15 +1,16 @@
 """Target accuracies: which runs reached theirs, and whether a workload's target is well chosen.
 
-    python -m bench.analysis.targets [--results-dir results] [--workload mlp] [--target 0.9753]
+    python -m bench.analysis.targets [--results-dir results] [--workload mlp] [--target 0.975]
 
 A workload's target must be reached within its documented epochs by every backend's default
 profile in at least 90% of seeds. This reads every full default-profile run with a per-epoch
 test accuracy (one per backend and seed: the latest), and prints per backend the share of
 seeds that reached the target, a one-sided 95% lower bound on it (Clopper-Pearson), the epoch
-it was reached at, and the highest target each backend reaches in 90% of its seeds.
+it was reached at, and the highest target at least 90% of each backend's seeds reach.
 """
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -56,6 +57,12 @@ def lower_bound(reached: int, seeds: int, confidence: float = BOUND_CONFIDENCE) 
     return float(stats.beta.ppf(1 - confidence, reached, seeds - reached + 1))
 
 
+def highest_target(best: list[float]) -> float:
+    """The highest target that at least REQUIRED_SHARE of seeds reach, from each seed's best
+    test accuracy over its epochs (sorted)."""
+    return float(best[len(best) - math.ceil(REQUIRED_SHARE * len(best))])
+
+
 def curves(runs: pd.DataFrame, workload: str) -> pd.DataFrame:
     """Per backend and seed, the latest full default-profile run's test accuracy per epoch."""
     rows = []
@@ -94,7 +101,7 @@ def check_target(found: pd.DataFrame, target: float) -> pd.DataFrame:
     for (machine, backend, device), same in found.groupby(["machine", "backend", "device"]):
         epochs = [first_epoch_reaching(curve, target) for curve in same["curve"]]
         reached = [epoch for epoch in epochs if epoch is not None]
-        finals = np.array([curve[-1] for curve in same["curve"]])
+        best = sorted(max(curve) for curve in same["curve"])
         rows.append({
             "machine": machine,
             "backend": backend,
@@ -104,7 +111,7 @@ def check_target(found: pd.DataFrame, target: float) -> pd.DataFrame:
             "share": len(reached) / len(epochs),
             "lower_bound": lower_bound(len(reached), len(epochs)),
             "median_epoch": float(np.median(reached)) if reached else None,
-            "highest_target_90": float(np.quantile(finals, 1 - REQUIRED_SHARE)),
+            "highest_target_90": highest_target(best),
         })  # fmt: skip
     return pd.DataFrame(rows)
 

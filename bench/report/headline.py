@@ -120,7 +120,7 @@ def headline_task(verdict: MachineVerdict) -> TaskVerdict:
 
 
 def job_phrase(job: TaskVerdict) -> str:
-    """What the headline task's winner does first: "reaches 0.9753 test accuracy"."""
+    """What the headline task's winner does first: "reaches 0.974 test accuracy"."""
     if job.task is TIME_TO_TARGET and job.winner is not None:
         targets = target_accuracies(job.winner.row.group_runs)
         target = f"{targets.pop():g} " if len(targets) == 1 else "the target "
@@ -205,7 +205,7 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
                 "run every backend in one `nox -s bench` to decide it."
             )
         for margin in task.margins:
-            if margin.outcome in (decision.FASTER, SAME):
+            if margin.decisive or margin.outcome == SAME:
                 continue
             n = margin.repeats_to_decide
             if n and margin.paired:

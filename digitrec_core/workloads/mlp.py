@@ -35,7 +35,9 @@ MLP = Workload(
         lockstep=1e-5,
         predict=1e-5,
     ),
-    # The notebook's own 10-epoch accuracy. Every backend's default profile reached it within
-    # the 10 epochs in every one of its seeds measured here (README, "Time to target").
-    target_accuracy=0.9753,
+    # Not the notebook's 0.9753: TensorFlow's default profile reached that in 8 of 10 seeds
+    # (python -m bench.analysis.targets on invocation 20261202T034053Z-00a339, seeds 100-109;
+    # JAX and torch 10 of 10). 0.974 is reached by every backend in 10 of 10 (README, "Time to
+    # target accuracy").
+    target_accuracy=0.974,
 )
