@@ -321,7 +321,12 @@ def precision_line(verdict: MachineVerdict) -> str:
     parts = []
     for judged in verdict.precision:
         speed = judged.speed
-        ratio = "" if not speed else f", {speed['ratio']:.2f}× the float32 speed for the fit"
+        ratio = ""
+        if speed:
+            ratio = (
+                f"; float32 / {judged.row.profile} time to a trained model "
+                f"{speed['ratio']:.2f}× {interval_text(speed['ci95'])} {speed['outcome']}"
+            )
         parts.append(
             f"{display(judged.row.backend)} {judged.row.profile} **{judged.status}**: "
             f"{judged.reason}{ratio}"
