@@ -25,6 +25,13 @@ def policy():
     keras.config.set_dtype_policy("float32")
 
 
+def on_tiny_data(data_dir, **settings) -> RunConfig:
+    """A run of the active backend on the synthetic data set, at batch 64."""
+    return RunConfig(
+        backend=ACTIVE, data_dir=str(data_dir), verify_checksums=False, batch_size=64, **settings
+    )
+
+
 def test_evaluation_time_is_kept_out_of_the_training_clock():
     rng = np.random.default_rng(0)
     x = rng.random((512, 784), dtype=np.float32)
@@ -53,14 +60,7 @@ def test_evaluation_time_is_kept_out_of_the_training_clock():
 def test_a_run_keeps_the_learning_curve_and_reads_the_target_from_it(tiny_mnist_dir):
     from bench.run.workflow import run_benchmark
 
-    config = RunConfig(
-        backend=ACTIVE,
-        data_dir=str(tiny_mnist_dir),
-        verify_checksums=False,
-        epochs=3,
-        batch_size=64,
-    )
-    result = run_benchmark(config, log=lambda line: None, speed_extras=False)
+    result = run_benchmark(on_tiny_data(tiny_mnist_dir, epochs=3), log=print, speed_extras=False)
     timings, metrics = result["timings"], result["metrics"]
     curve = metrics["history"]["test_accuracy"]
     assert len(curve) == len(timings["training_seconds"]) == 3
@@ -83,17 +83,9 @@ def test_a_run_keeps_the_learning_curve_and_reads_the_target_from_it(tiny_mnist_
 def test_a_bf16_run_computes_its_layers_in_bfloat16(tiny_mnist_dir):
     from bench.run.workflow import run_benchmark
 
-    config = RunConfig(
-        backend=ACTIVE,
-        data_dir=str(tiny_mnist_dir),
-        verify_checksums=False,
-        epochs=2,
-        batch_size=64,
-        precision="mixed_bfloat16",
-        profile="bf16",
-    )
+    config = on_tiny_data(tiny_mnist_dir, epochs=2, precision="mixed_bfloat16", profile="bf16")
     try:
-        result = run_benchmark(config, log=lambda line: None, speed_extras=False)
+        result = run_benchmark(config, log=print, speed_extras=False)
     finally:
         keras.config.set_dtype_policy("float32")
     precision = result["settings"]["precision"]
