@@ -1,9 +1,15 @@
 """The report's PNG figures: learning curves, confusion matrices, grids of digit images, speed
-and parity charts."""
+and parity charts.
 
+`figure_<name>` builds a figure and returns it (tests inspect it); `plot_<name>` saves it as PNG.
+"""
+
+import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -17,41 +23,141 @@ from matplotlib.ticker import NullLocator
 
 DPI = 100
 WRONG_COLOR = "tab:red"
+TITLE_WIDTH_CHARS = 60
+# One colour per backend in every figure, so a backend reads the same everywhere.
+BACKEND_COLORS = {"tensorflow": "tab:orange", "jax": "tab:blue", "torch": "tab:green"}
+OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+PROFILE_STYLES = {"default": "-", "tuned": "--", "bf16": ":", "fp16": "-."}
 
 
 def save(fig: plt.Figure, path: str | os.PathLike) -> Path:
-    """Write `fig` to `path` as PNG and free it."""
+    """Write `fig` to `path` as PNG, all of its text inside the image, and free it.
+
+    The PNG is written beside `path` and renamed onto it, so a reader never sees half a file.
+    """
     path = Path(path)
     try:
-        fig.savefig(path, dpi=DPI, format="png")
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.stem}-", suffix=".png", delete=False
+        ) as handle:
+            partial = Path(handle.name)
+            try:
+                fig.savefig(handle, dpi=DPI, format="png", bbox_inches="tight")
+            except BaseException:
+                handle.close()
+                partial.unlink()
+                raise
+        os.replace(partial, path)
     finally:
         plt.close(fig)
     return path
 
 
+def wrap(title: str, width: int | None = None) -> str:
+    """`title` in lines of at most `width` characters (TITLE_WIDTH_CHARS): machine ids are long."""
+    return "\n".join(
+        textwrap.fill(line, width or TITLE_WIDTH_CHARS) or line for line in title.split("\n")
+    )
+
+
+def split_label(label: str) -> tuple[str, str, str | None]:
+    """(backend, profile, machine) of a group label such as "jax/cpu · tuned @ m1 (quick)".
+
+    A label without a profile is the default profile's; one without " @ " names no machine.
+    """
+    rest, _, machine = label.partition(" @ ")
+    machine = machine.removesuffix(" (quick)") or None
+    head, _, profile = rest.removesuffix(" (quick)").partition(" · ")
+    return head.split("/")[0], profile or "default", machine
+
+
+def without_machine(label: str) -> str:
+    """`label` less its " @ machine" part ("(quick)" kept)."""
+    rest, _, machine = label.partition(" @ ")
+    return rest + (" (quick)" if machine.endswith(" (quick)") else "")
+
+
+def other_line_styles() -> Iterator[str | tuple]:
+    """Dash patterns unlike any profile's, without end: for unknown profiles and look-alikes."""
+    yield (0, (5, 1, 1, 1, 1, 1))
+    yield (0, (1, 4))
+    yield (0, (8, 2, 2, 2))
+    for dash in itertools.count(10, 3):
+        yield (0, (dash, 3))
+
+
+def line_styles(labels: Iterable[str]) -> dict[str, dict[str, str | tuple]]:
+    """The colour (by backend) and line style (by profile) of each label's line.
+
+    Two labels that would still look alike (one backend and profile on two devices, or two
+    unknown profiles) get different styles, so no two of `labels` share both.
+    """
+    styles, taken, colors = {}, set(), dict(BACKEND_COLORS)
+    for label in labels:
+        backend, profile, _ = split_label(label)
+        if backend not in colors:
+            unused = [c for c in OTHER_COLORS if c not in colors.values()] or OTHER_COLORS
+            colors[backend] = unused[0]
+        color = colors[backend]
+        candidates = itertools.chain([PROFILE_STYLES.get(profile)], other_line_styles())
+        linestyle = next(s for s in candidates if s is not None and (color, s) not in taken)
+        taken.add((color, linestyle))
+        styles[label] = {"color": color, "linestyle": linestyle}
+    return styles
+
+
+def figure_learning_curves(histories: dict[str, dict[str, Sequence[float]]]) -> plt.Figure:
+    """Training loss and accuracy per epoch, one history per group (keyed by its label).
+
+    One row of two panels per machine named in the labels (after " @ "); colour by backend,
+    line style by profile, the legend below the panels.
+    """
+    by_machine: dict[str | None, dict[str, dict]] = {}
+    for label, history in histories.items():
+        by_machine.setdefault(split_label(label)[2], {})[without_machine(label)] = history
+    styles = line_styles(dict.fromkeys(name for group in by_machine.values() for name in group))
+    several = len(by_machine) > 1
+    fig, axes = plt.subplots(
+        len(by_machine), 2, figsize=(12, 1 + 4 * len(by_machine)), squeeze=False,
+        sharex=True, sharey="col", layout="constrained",
+    )  # fmt: skip
+    for (loss_ax, accuracy_ax), (machine, group) in zip(axes, by_machine.items(), strict=True):
+        where = f" on {machine}" if several and machine else ""
+        for name, history in group.items():
+            for ax, key in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
+                values = history.get(key) or []
+                ax.plot(
+                    range(1, len(values) + 1), values, marker="o", markersize=3, label=name,
+                    **styles[name],
+                )  # fmt: skip
+        # Each panel is half the figure wide: its title gets fewer characters a line.
+        width = TITLE_WIDTH_CHARS * 2 // 3
+        loss_ax.set(title=wrap(f"Training loss per epoch{where}", width), ylabel="loss")
+        accuracy_ax.set(title=wrap(f"Training accuracy per epoch{where}", width), ylabel="accuracy")
+    for ax in axes.flat:
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    handles = {}
+    for ax in axes[:, 0]:
+        handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(
+        list(handles.values()), list(handles), loc="outside lower center",
+        ncols=min(4, max(1, len(handles))), fontsize="small",
+    )  # fmt: skip
+    return fig
+
+
 def plot_learning_curves(
     histories: dict[str, dict[str, Sequence[float]]], path: str | os.PathLike
 ) -> Path:
-    """Training loss and accuracy per epoch in two panels, one line per run (keyed by label)."""
-    fig, (loss_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
-    for label, history in histories.items():
-        for ax, name in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
-            values = history.get(name) or []
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
-    loss_ax.set(title="Training loss per epoch", xlabel="epoch", ylabel="loss")
-    accuracy_ax.set(title="Training accuracy per epoch", xlabel="epoch", ylabel="accuracy")
-    for ax in (loss_ax, accuracy_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-    fig.legend(
-        *loss_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small"
-    )
-    return save(fig, path)
+    """`figure_learning_curves`, saved to `path`: one history per group."""
+    return save(figure_learning_curves(histories), path)
 
 
-def plot_accuracy_vs_time(
-    curves: Sequence[dict], path: str | os.PathLike, *, target: float | None, title: str
-) -> Path:
+def figure_accuracy_vs_time(
+    curves: Sequence[dict], *, target: float | None, title: str
+) -> plt.Figure:
     """Test accuracy after each epoch against training time, one line per group.
 
     Each curve: label, seconds (training time at each epoch's end, compile included, the
@@ -59,18 +165,12 @@ def plot_accuracy_vs_time(
     cross, which group is faster depends on the target; `target` is drawn dashed.
     """
     fig, ax = plt.subplots(figsize=(9, 5), layout="constrained")
-    colors = plt.get_cmap("tab10").colors
-    styles = {"default": "-", "tuned": "--"}
-    for index, curve in enumerate(curves):
+    styles = line_styles(curve["label"] for curve in curves)
+    for curve in curves:
         ax.plot(
-            curve["seconds"],
-            curve["accuracy"],
-            marker="o",
-            markersize=3,
-            color=colors[index % len(colors)],
-            linestyle=styles.get(curve.get("profile"), ":"),
-            label=curve["label"],
-        )
+            curve["seconds"], curve["accuracy"], marker="o", markersize=3, label=curve["label"],
+            **styles[curve["label"]],
+        )  # fmt: skip
     later = [value for curve in curves for value in curve["accuracy"][1:]]
     if later:
         low = min(min(later), target if target is not None else 1.0)
@@ -78,13 +178,20 @@ def plot_accuracy_vs_time(
     if target is not None:
         ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"target {target:g}")
     ax.set(
-        title=title,
+        title=wrap(title),
         xlabel="training time, s (compile included; evaluation paused)",
         ylabel="test accuracy after each epoch",
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
-    return save(fig, path)
+    fig.legend(loc="outside lower center", ncols=3, fontsize="small")
+    return fig
+
+
+def plot_accuracy_vs_time(
+    curves: Sequence[dict], path: str | os.PathLike, *, target: float | None, title: str
+) -> Path:
+    """`figure_accuracy_vs_time`, saved to `path`."""
+    return save(figure_accuracy_vs_time(curves, target=target, title=title), path)
 
 
 def plot_digits(
@@ -118,11 +225,16 @@ def plot_digits(
 
 
 def plot_divergence(
-    rows: Sequence[dict], path: str | os.PathLike, *, tolerance: float | None = None
+    rows: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    tolerance: float | None = None,
+    title: str | None = None,
 ) -> Path:
     """Lockstep divergence per epoch: max |Δ| of probabilities and of weights, one line per pair.
 
-    `tolerance` is drawn on the probability panel; rows with "argmax_agreement" add a third panel.
+    `tolerance` is drawn on the probability panel; rows with "argmax_agreement" add a third
+    panel; `title`, where given, heads the figure.
     """
     with_agreement = any(row.get("argmax_agreement") is not None for row in rows)
     columns = 3 if with_agreement else 2
@@ -146,6 +258,8 @@ def plot_divergence(
             title="argmax agreement\n(share of test images with the same predicted class)",
         )
     axes[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(wrap(title))
     return save(fig, path)
 
 
@@ -155,6 +269,7 @@ def plot_step_divergence(
     *,
     tolerance: float,
     first_beyond: dict[str, int] | None = None,
+    title: str = "Free-running lockstep: each backend from its own previous step",
 ) -> Path:
     """The free-running lockstep epoch: per pair, the largest relative weight difference at each
     saved step (log scale), the rounding tolerance, and where each pair leaves it."""
@@ -170,7 +285,7 @@ def plot_step_divergence(
         yscale="log",
         xlabel="training step of epoch 1 (dotted: where the pair leaves rounding)",
         ylabel="largest relative weight difference",
-        title="Free-running lockstep: each backend from its own previous step",
+        title=wrap(title),
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
@@ -202,7 +317,7 @@ def plot_matrix_difference(
     sns.heatmap(
         matrix, annot=True, fmt="d", cmap="RdBu_r", vmin=-limit, vmax=limit, center=0, ax=ax
     )
-    ax.set(title=title, xlabel="predicted label", ylabel="true label")
+    ax.set(title=wrap(title), xlabel="predicted label", ylabel="true label")
     return save(fig, path)
 
 
@@ -281,7 +396,7 @@ def bars_by_machine(bars: Sequence[dict]) -> dict[str, list[dict]]:
     }
 
 
-def plot_steady_epoch_bars(bars: Sequence[dict], path: str | os.PathLike) -> Path:
+def figure_steady_epoch_bars(bars: Sequence[dict]) -> plt.Figure:
     """Median steady-epoch seconds per label as horizontal bars, with 95% intervals where known.
 
     One panel per machine, stacked vertically, each with its own labels and scale.
@@ -309,30 +424,40 @@ def plot_steady_epoch_bars(bars: Sequence[dict], path: str | os.PathLike) -> Pat
                 )
         ax.set_yticks(positions, [bar["label"] for bar in group])
         ax.invert_yaxis()
-        ax.set(title=machine, xlabel="steady epoch, s (median, 95% interval)")
+        ax.set(title=wrap(machine), xlabel="steady epoch, s (median, 95% interval)")
         ax.grid(axis="x", alpha=0.3)
-    return save(fig, path)
+    return fig
 
 
-def plot_throughput_vs_batch(
-    curves: dict[str, dict[int, float]], path: str | os.PathLike, *, title: str
-) -> Path:
+def plot_steady_epoch_bars(bars: Sequence[dict], path: str | os.PathLike) -> Path:
+    """`figure_steady_epoch_bars`, saved to `path`."""
+    return save(figure_steady_epoch_bars(bars), path)
+
+
+def figure_throughput_vs_batch(curves: dict[str, dict[int, float]], *, title: str) -> plt.Figure:
     """Prediction throughput against batch size on log-log axes, one line per label."""
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     for label, curve in curves.items():
         batch_sizes = sorted(curve)
         ax.plot(batch_sizes, [curve[size] for size in batch_sizes], marker="o", label=label)
-    ax.set(xscale="log", yscale="log", title=title)
+    ax.set(xscale="log", yscale="log", title=wrap(title))
     ax.set(xlabel="batch size", ylabel="prediction throughput, samples/s")
     batch_sizes = sorted({size for curve in curves.values() for size in curve})
     ax.set_xticks(batch_sizes, [str(size) for size in batch_sizes])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    return save(fig, path)
+    return fig
 
 
-def plot_time_to_model(bars: Sequence[dict], path: str | os.PathLike, *, title: str) -> Path:
+def plot_throughput_vs_batch(
+    curves: dict[str, dict[int, float]], path: str | os.PathLike, *, title: str
+) -> Path:
+    """`figure_throughput_vs_batch`, saved to `path`."""
+    return save(figure_throughput_vs_batch(curves, title=title), path)
+
+
+def figure_time_to_model(bars: Sequence[dict], *, title: str) -> plt.Figure:
     """Compile plus steady training seconds as stacked horizontal bars, totals at their ends."""
     fig, ax = plt.subplots(figsize=(8, 1.5 + 0.45 * len(bars)), layout="constrained")
     positions = np.arange(len(bars))
@@ -351,13 +476,24 @@ def plot_time_to_model(bars: Sequence[dict], path: str | os.PathLike, *, title: 
     ax.invert_yaxis()
     # Room on the right for the totals.
     ax.margins(x=0.12)
-    ax.set(title=title, xlabel="time to a trained model, s")
+    ax.set(title=wrap(title), xlabel="time to a trained model, s")
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
-    return save(fig, path)
+    return fig
 
 
-def plot_paired_differences(pairs: Sequence[dict], margin: float, path: str | os.PathLike) -> Path:
+def plot_time_to_model(bars: Sequence[dict], path: str | os.PathLike, *, title: str) -> Path:
+    """`figure_time_to_model`, saved to `path`."""
+    return save(figure_time_to_model(bars, title=title), path)
+
+
+def plot_paired_differences(
+    pairs: Sequence[dict],
+    margin: float,
+    path: str | os.PathLike,
+    *,
+    title: str = "Paired accuracy differences",
+) -> Path:
     """Per pair, per-seed accuracy differences, their mean with its 90% interval, and ±margin."""
     fig, ax = plt.subplots(figsize=(2.2 * len(pairs) + 3, 4.5), layout="constrained")
     ax.axhspan(-margin, margin, color="tab:green", alpha=0.15, label=f"tolerance ±{margin:g}")
@@ -376,7 +512,7 @@ def plot_paired_differences(pairs: Sequence[dict], margin: float, path: str | os
         )
     ax.set_xticks(range(len(pairs)), [pair["pair"] for pair in pairs])
     ax.set_xlim(-0.6, len(pairs) - 0.4)
-    ax.set(ylabel="test accuracy difference (per seed)", title="Paired accuracy differences")
+    ax.set(ylabel="test accuracy difference (per seed)", title=wrap(title))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small")
     return save(fig, path)

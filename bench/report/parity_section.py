@@ -248,41 +248,83 @@ def paired_differences(verdict: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def draw(verdict: dict[str, Any], figures_dir: Path, link: Callable[[Path], str]) -> dict[str, str]:
-    """The parity figures of one verdict; their links by name."""
+def draw(
+    verdict: dict[str, Any],
+    figures_dir: Path,
+    link: Callable[[Path], str],
+    *,
+    alias: str | None = None,
+    drawn: dict | None = None,
+) -> dict[str, str]:
+    """The parity figures of one verdict, titled with its machine (or `alias`); links by name.
+
+    Pass one `drawn` dict for every verdict of a section: a figure whose content was already
+    drawn there for another machine is not drawn again; its link is reused and
+    "<name>_same_as" names the machine it was drawn for.
+    """
     machine = verdict["machine"]["id"]
+    shown = alias or machine
+    drawn = {} if drawn is None else drawn
     links = {}
     figures_dir.mkdir(parents=True, exist_ok=True)
+
+    def once(name: str, content: Any, plot: Callable[[], Path]) -> None:
+        key = (str(figures_dir), name, json.dumps(content, sort_keys=True, default=str))
+        if key in drawn:
+            links[name], links[f"{name}_same_as"] = drawn[key]
+        else:
+            links[name] = link(plot())
+            drawn[key] = (links[name], shown)
+
     pairs = paired_differences(verdict)
     if pairs:
-        path = figures_dir / f"parity_seeds_{machine}.png"
         margin = verdict["tolerances"]["accuracy"]
-        links["strips"] = link(plots.plot_paired_differences(pairs, margin, path))
+        once(
+            "strips",
+            [pairs, margin],
+            lambda: plots.plot_paired_differences(
+                pairs,
+                margin,
+                figures_dir / f"parity_seeds_{machine}.png",
+                title=f"Paired accuracy differences on {shown}",
+            ),
+        )
     if judges_steps(verdict):
         free = verdict["free_running"]
-        links["steps"] = link(
-            plots.plot_step_divergence(
+        once(
+            "steps",
+            [free["divergence"], free["tolerance"], free.get("first_step_beyond_rounding")],
+            lambda: plots.plot_step_divergence(
                 free["divergence"],
                 figures_dir / f"parity_free_running_{machine}.png",
                 tolerance=free["tolerance"],
                 first_beyond=free.get("first_step_beyond_rounding"),
-            )
+                title=f"Free-running lockstep on {shown}: each backend from its own previous step",
+            ),
         )
     else:
-        links["divergence"] = link(
-            plots.plot_divergence(
-                verdict["lockstep"]["divergence"],
+        lockstep, tolerance = verdict["lockstep"]["divergence"], verdict["tolerances"]["lockstep"]
+        once(
+            "divergence",
+            [lockstep, tolerance],
+            lambda: plots.plot_divergence(
+                lockstep,
                 figures_dir / f"parity_lockstep_{machine}.png",
-                tolerance=verdict["tolerances"]["lockstep"],
-            )
+                tolerance=tolerance,
+                title=f"Lockstep divergence on {shown}",
+            ),
         )
     matrices = verdict.get("confusion_matrices") or {}
     if len(matrices) >= 2:
         (a, first), (b, second) = list(matrices.items())[:2]
         difference = np.asarray(first) - np.asarray(second)
-        title = f"Confusion matrix {a} minus {b} (seed 0)"
+        title = f"Confusion matrix {a} minus {b} (seed 0) on {shown}"
         path = figures_dir / f"parity_confusion_difference_{machine}.png"
-        links["difference"] = link(plots.plot_matrix_difference(difference, title, path))
+        once(
+            "difference",
+            [a, b, difference.tolist()],
+            lambda: plots.plot_matrix_difference(difference, title, path),
+        )
         links["difference_pair"] = f"{a} minus {b}"
     return links
 
@@ -355,7 +397,12 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
                 f"{verdict['tolerances']['lockstep']:.0e}.\n\n"
                 f"![Lockstep divergence per epoch]({figure_links['divergence']})"
             )
-        if "difference" in figure_links:
+        if "difference_same_as" in figure_links:
+            parts.append(
+                f"Where two backends' mistakes differ: {figure_links['difference_pair']}, "
+                f"seed 0: the same difference as on `{figure_links['difference_same_as']}`."
+            )
+        elif "difference" in figure_links:
             parts.append(
                 f"Where two backends' mistakes differ: {figure_links['difference_pair']}, "
                 "seed 0 (positive: more predictions in that cell on the first).\n\n"
