@@ -22,8 +22,8 @@ from tests.report_fixtures import clone_parity_runs
 REPO = Path(__file__).resolve().parents[1]
 ACTIVE = os.environ.get("KERAS_BACKEND", "")
 
-# A workload as a user writes it, in their own package outside digitrec (README, "Your own
-# workload"): a smaller MLP.
+# A workload as a user writes it, in their own package outside digitrec (docs/workloads.md,
+# "Your own workload"): a smaller MLP.
 USER_WORKLOAD = """
 import numpy as np
 
@@ -111,7 +111,7 @@ def test_a_workload_that_does_not_fit_is_named_with_what_is_missing(
     assert message in str(refused.value)
     if spec.endswith("NotAWorkload"):
         assert "epochs must be a positive integer, got 0" in str(refused.value)
-        assert "README, 'Your own workload'" in str(refused.value)
+        assert "docs/workloads.md, 'Your own workload'" in str(refused.value)
 
 
 def test_a_user_workload_loads_from_its_own_package(monkeypatch, user_package):

@@ -115,7 +115,8 @@ def check_workload(candidate: Any, where: str) -> Workload:
         raise WorkloadError(
             f"{where} is not a digitrec workload: {'; '.join(problems)}. Define it as "
             "digitrec_core.workloads.Workload(name=..., description=..., build_model=..., "
-            "prepare_images=..., epochs=..., batch_size=...) (README, 'Your own workload')"
+            "prepare_images=..., epochs=..., batch_size=...) "
+            "(docs/workloads.md, 'Your own workload')"
         )
     if isinstance(candidate, Workload):
         return candidate
