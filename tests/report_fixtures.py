@@ -476,6 +476,18 @@ def markdown_rows(text: str) -> list[dict[str, str]]:
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 
+def alias(machine: dict, *others: dict) -> str:
+    """The report's alias of `machine` ("M2") among itself and the `others` machines."""
+    from bench.analysis.collect import machine_aliases
+
+    return machine_aliases([m["id"] for m in (machine, *others)])[machine["id"]]
+
+
+def above_appendix(report: str) -> str:
+    """The part of the report a reader sees first: everything before "## Appendix"."""
+    return report.split("\n## Appendix\n", 1)[0]
+
+
 def section(text: str, title: str) -> str:
     """The body of the section headed `title`, up to the next heading of any level."""
     match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text + "\n#", re.S | re.M)

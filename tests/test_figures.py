@@ -379,4 +379,4 @@ def test_the_report_says_which_machine_a_repeated_difference_equals(tmp_path):
     empty = pd.DataFrame(columns=["profile", "quick", "machine", "device", "backend"])
     text = parity_section.render(empty, verdicts, links)
     assert text.count("![Confusion matrix difference]") == 1
-    assert "the same difference as on `box-a`" in text
+    assert "the same difference as on box-a" in text

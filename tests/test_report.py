@@ -23,6 +23,7 @@ from bench.report.__main__ import main
 from tests.report_fixtures import (
     GPU_MACHINE,
     MACHINE,
+    alias,
     make_result,
     markdown_rows,
     section,
@@ -92,9 +93,10 @@ def test_report_imports_no_keras_backend(built):
 def test_training_table_has_one_row_per_latest_full_run(built):
     _, runs, report, _ = built
     rows = markdown_rows(section(report, "Training"))
+    aliases = {m["id"]: alias(m, MACHINE, GPU_MACHINE) for m in (MACHINE, GPU_MACHINE)}
     expected = {
         (
-            r["machine"]["id"],
+            aliases[r["machine"]["id"]],
             r["backend"],
             r["device"]["used"],
             f"{r['metrics']['test_accuracy']:.4f}",
@@ -117,7 +119,8 @@ def test_training_table_has_one_row_per_latest_full_run(built):
     assert found == expected
     # Old-style files (no repeat, settings or profile): each is its own group of one, default.
     assert {(row["runs"], row["profile"]) for row in rows} == {("1", "default")}
-    assert all(len(markdown_rows(table)[0]) <= 10 for table in tables_of(report))
+    assert all(len(markdown_rows(table)[0]) <= 12 for table in tables_of(report))
+    assert max(len(line) for table in tables_of(report) for line in table.splitlines()) <= 200
 
 
 def tables_of(report: str) -> list[str]:
@@ -136,8 +139,13 @@ def test_older_run_of_a_group_is_not_used(built):
 
 def test_accuracy_spread_per_machine(built):
     _, _, report, _ = built
-    assert f"on `{MACHINE['id']}`: max \N{MINUS SIGN} min = 0.0016 (3 runs)" in report
-    assert f"on `{GPU_MACHINE['id']}`: only one run" in report
+    # The spread of the groups' mean accuracies (here one run each), labelled as such.
+    cpu, gpu = alias(MACHINE, GPU_MACHINE), alias(GPU_MACHINE, MACHINE)
+    assert (
+        f"on {cpu}: the highest minus the lowest mean test accuracy = 0.0016 "
+        "(3 groups of 1 to 1 runs)" in report
+    )
+    assert f"on {gpu}: only one group" in report
 
 
 def test_quick_run_is_set_apart_and_labelled(built):
@@ -152,10 +160,10 @@ def test_quick_run_is_set_apart_and_labelled(built):
 
 def test_sections_come_in_order(built):
     _, _, report, _ = built
-    titles = re.findall(r"^## (.+)$", report, re.M)
+    assert re.findall(r"^## (.+)$", report, re.M) == ["Summary", "Appendix"]
+    titles = re.findall(r"^### (.+)$", report.split("## Appendix", 1)[1], re.M)
     assert titles == [
-        "Verdict",
-        "Which backend on which machine",
+        "Verdict details: mlp",
         "Training",
         "Accuracy parity",
         "Environment",
@@ -165,7 +173,7 @@ def test_sections_come_in_order(built):
         "Per-class F1",
         "Random test samples",
         "The data",
-        "Appendix: runs used",
+        "Runs used",
         "Skipped files",
     ]
     assert report.startswith("# digitrec benchmark report\n")
@@ -206,16 +214,17 @@ def test_the_html_copy_embeds_every_figure(built):
 
 def test_environment_per_machine_and_one_per_class_table(built):
     _, runs, report, _ = built
-    environment = section(report, f"`{GPU_MACHINE['id']}`")
+    environment = section(report, f"{alias(GPU_MACHINE, MACHINE)}: `{GPU_MACHINE['id']}`")
     settings = {row[""]: row["value"] for row in markdown_rows(environment)}
     assert settings["GPUs"] == "NVIDIA A100-SXM4-40GB (40,960 MiB)"
     assert settings["commits"].endswith("(clean)")
     assert settings["frameworks"] == "torch 2.13.0"
+    # One row per group, one column per digit: the mean F1 over the group's runs (here one).
     per_class = markdown_rows(section(report, "Per-class F1"))
-    assert [row["digit"] for row in per_class] == [str(digit) for digit in range(10)]
+    assert [column for column in per_class[0] if column.isdigit()] == [str(d) for d in range(10)]
     expected = runs["gpu"]["metrics"]["per_class"][3]["f1"]
-    gpu_column = next(column for column in per_class[0] if column.startswith("torch/gpu"))
-    assert per_class[3][gpu_column] == f"{expected:.4f}"
+    gpu_row = next(row for row in per_class if row["group"].startswith("torch/gpu"))
+    assert (gpu_row["3"], gpu_row["runs"]) == (f"{expected:.4f}", "1")
 
 
 def test_random_samples_show_every_run_prediction(built):

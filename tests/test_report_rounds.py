@@ -38,9 +38,10 @@ COSTS = {"tensorflow": 20.0, "jax": 10.0, "torch": 40.0}
 
 
 def verdict_of(report: str) -> str:
-    """The Verdict section with its machines' subsections."""
-    start = report.index("## Verdict")
-    return report[start : report.index("\n## ", start + 3)]
+    """The summary and the verdict details, with their machines' subsections."""
+    start = report.index("## Verdict details")
+    summary = report[report.index("## Summary") : report.index("## Appendix")]
+    return summary + report[start : report.index("\n### ", start + 3)]
 
 
 def test_the_verdict_says_how_its_rounds_ran_and_why_they_stopped(bench_into):

@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.analysis.decision import ci_text
 from bench.report import build_report
-from bench.stats import compare_speed
+from bench.stats import compare_speed, geometric_mean
 from tests.report_fixtures import (
     GPU_MACHINE,
     INVOCATION,
     MACHINE,
+    above_appendix,
+    alias,
     make_group,
     markdown_rows,
     section,
@@ -71,10 +74,23 @@ def build(results: Path) -> str:
     return build_report(results, warn=lambda _: None, test_set=None).read_text()
 
 
-def verdict_rows(report: str, machine: str = MACHINE["id"], device: str = "CPU") -> dict:
-    """The verdict table of one machine, keyed by (task, profiles)."""
-    text = section(report, f"`{machine}` ({device})")
-    return {(row["task"], row["profiles"]): row for row in markdown_rows(text)}
+def verdict_rows(report: str, machine: str = "M1", device: str = "CPU") -> dict:
+    """The verdict details table of one machine (by alias), keyed by (task, profiles).
+
+    A row that holds for both scopes ("default = best") is found under either.
+    """
+    text = section(report, f"mlp verdict on {machine} ({device})")
+    rows = {}
+    for row in markdown_rows(text):
+        scopes = ("default settings", "best profile")
+        for scope in scopes if row["profiles"] == "default = best" else (row["profiles"],):
+            rows[(row["task"], scope)] = row
+    return rows
+
+
+def sentence_of(report: str, machine: str = "M1", device: str = "CPU") -> str:
+    """The summary's sentence for one machine."""
+    return section(report, f"mlp on {machine} ({device})").strip().splitlines()[0]
 
 
 def margin_text(slower: list[dict], faster: list[dict], dotted: str = "fit_seconds") -> str:
@@ -82,8 +98,7 @@ def margin_text(slower: list[dict], faster: list[dict], dotted: str = "fit_secon
     found = compare_speed(
         [r["timings"][dotted] for r in slower], [r["timings"][dotted] for r in faster]
     )
-    low, high = found["ci95"]
-    text = f"{found['ratio']:.2f}× [{low:.2f}–{high:.2f}]"
+    text = f"{found['ratio']:.2f}× {ci_text(found['ci95'])}"
     return text if found["outcome"] == "FASTER" else f"tie: {text}"
 
 
@@ -92,20 +107,20 @@ def test_the_verdict_names_the_fastest_backend_with_the_json_margins(tmp_path):
     jax = write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
     torch = write_backend(tmp_path, "torch", steady_times(0.9, seed=2), first_epoch=1.0, hour=2)
     report = build(tmp_path)
-    assert report.index("## Verdict") < report.index("## Training")
+    assert report.index("## Summary") < report.index("## Appendix") < report.index("### Training")
     rows = verdict_rows(report)
     job = rows[("time to a trained model", "default settings")]
     assert job["fastest"] == "**JAX (default)**"
     assert job["vs JAX"] == "—"
     assert job["vs TensorFlow"] == margin_text(tf, jax)
     assert job["vs torch"] == margin_text(torch, jax)
-    median_fit = np.median([r["timings"]["fit_seconds"] for r in jax])
-    assert job["its median"] == f"{median_fit:.2f} s"
+    typical_fit = geometric_mean([r["timings"]["fit_seconds"] for r in jax])
+    assert job["its value"] == f"{typical_fit:.2f} s"
     throughput = rows[("steady training throughput", "default settings")]
     # A rate: the margin is of its inverse, the time per sample.
     assert throughput["vs torch"] == margin_text(torch, jax, "steady_epoch_seconds")
-    sentence = section(report, f"`{MACHINE['id']}` (CPU)").strip().splitlines()[0]
-    assert sentence.startswith(f"On `{MACHINE['id']}` (CPU): **JAX** (default settings)")
+    sentence = sentence_of(report)
+    assert sentence.startswith("On M1 (CPU): **JAX** (default settings)")
     assert "faster than TensorFlow (default)" in sentence
     assert "faster than torch (default)" in sentence
 
@@ -125,8 +140,8 @@ def test_backends_that_do_not_separate_are_called_a_tie_and_the_fix_is_named(tmp
     else:
         cell, expected = job["vs torch"], margin_text(torch, tf)
     assert cell == expected and cell.startswith("tie: ")
-    verdict = section(report, f"`{MACHINE['id']}` (CPU)")
-    assert " tie for time to a trained model (" in verdict.splitlines()[1]
+    verdict = section(report, "mlp verdict on M1 (CPU)")
+    assert " tie for time to a trained model (" in sentence_of(report)
     # Their times to a trained model are shown the same (a decided tie): nothing to run.
     assert "- time to a trained model:" not in verdict
     # Their steady epochs are too noisy to tell: an undecided tie, with what to run.
@@ -170,27 +185,46 @@ def test_groups_of_one_id_on_hosts_of_different_speed_are_not_ranked(tmp_path):
     report = build(tmp_path)
     job = verdict_rows(report)[("time to a trained model", "default settings")]
     assert "hosts of different speed" in job["vs TensorFlow"] + job["vs JAX"]
-    verdict = section(report, f"`{MACHINE['id']}` (CPU)")
-    assert "no recommendation" in verdict and "in one `nox -s bench`" in verdict
+    sentence = sentence_of(report)
+    assert "no recommendation" in sentence and "in one `nox -s bench`" in sentence
+    assert "Not ranked on M1 (CPU) mlp" in above_appendix(report)
 
 
-def test_two_machines_get_a_matrix_and_are_never_ranked_against_each_other(tmp_path):
+def test_two_machines_get_a_summary_each_and_are_never_ranked_against_each_other(tmp_path):
     write_backend(tmp_path, "tensorflow", steady_times(1.2), first_epoch=3.0)
-    write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
+    jax = write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
     gpu = {"machine": GPU_MACHINE}
     write_backend(tmp_path, "tensorflow", steady_times(0.1, seed=2), first_epoch=2.0, **gpu)
     write_backend(tmp_path, "jax", steady_times(0.5, seed=3), first_epoch=2.0, hour=1, **gpu)
     report = build(tmp_path)
-    table = markdown_rows(section(report, "Which backend on which machine"))
-    matrix = {row["machine"]: row for row in table}
-    assert set(matrix) == {f"`{MACHINE['id']}`", f"`{GPU_MACHINE['id']}`"}
-    assert matrix[f"`{MACHINE['id']}`"]["time to a trained model"].startswith("**JAX (default)**")
-    gpu_cell = matrix[f"`{GPU_MACHINE['id']}`"]["time to a trained model"]
-    assert gpu_cell.startswith("**TensorFlow (default)**")
+    cpu, gpu_alias = alias(MACHINE, GPU_MACHINE), alias(GPU_MACHINE, MACHINE)
+    job = "time to a trained model, s"
+    cpu_rows = {r["task"]: r for r in markdown_rows(section(report, f"mlp on {cpu} (CPU)"))}
+    gpu_rows = {r["task"]: r for r in markdown_rows(section(report, f"mlp on {gpu_alias} (CPU)"))}
+    fit = geometric_mean([r["timings"]["fit_seconds"] for r in jax])
+    assert cpu_rows[job]["JAX"] == f"**{fit:.2f}**" and "**" not in cpu_rows[job]["TensorFlow"]
+    assert gpu_rows[job]["TensorFlow"].startswith("**") and "**" not in gpu_rows[job]["JAX"]
+    assert "matrix" not in above_appendix(report)  # two machines: a summary each, no matrix
     # Each machine's environment table, and its own verdict table.
-    for machine in (MACHINE, GPU_MACHINE):
-        assert section(report, f"`{machine['id']}`")
-        assert verdict_rows(report, machine["id"])
+    for machine, name in ((MACHINE, cpu), (GPU_MACHINE, gpu_alias)):
+        assert section(report, f"{name}: `{machine['id']}`")
+        assert verdict_rows(report, name)
+
+
+def test_more_than_three_machines_get_one_matrix_row_each_linking_to_their_details(tmp_path):
+    machines = [{**MACHINE, "id": f"box-{index}"} for index in range(5)]
+    for index, machine in enumerate(machines):
+        write_backend(tmp_path, "tensorflow", steady_times(1.2, seed=index), machine=machine)
+        write_backend(tmp_path, "jax", steady_times(0.4, seed=index), hour=1, machine=machine)
+    report = build(tmp_path)
+    rows = markdown_rows(section(report, "mlp: which backend on which machine"))
+    assert [row["machine"] for row in rows] == [
+        f"[M{n} (CPU)](#mlp-verdict-on-m{n}-cpu)" for n in range(1, 6)
+    ]
+    assert all(row["time to a trained model"].startswith("**JAX (default)**") for row in rows)
+    for n in range(1, 6):
+        assert f"\n#### mlp verdict on M{n} (CPU)\n" in report
+    assert "\n### mlp on M1 (CPU)" not in report
 
 
 def test_a_tuned_profile_slower_for_the_documented_job_is_flagged_and_not_recommended(tmp_path):
@@ -205,7 +239,8 @@ def test_a_tuned_profile_slower_for_the_documented_job_is_flagged_and_not_recomm
     tuned = {row["backend"]: row for row in markdown_rows(section(report, "Tuned profiles"))}
     assert tuned["torch/cpu"]["for the documented job"].startswith("⚠ SLOWER")
     assert tuned["torch/cpu"]["break-even"] != "from epoch 1"
-    assert "never recommended for it" in section(report, f"`{MACHINE['id']}` (CPU)")
+    assert "never recommended for it" in section(report, "mlp verdict on M1 (CPU)")
+    assert "A tuned profile is slower than its default" in above_appendix(report)
 
 
 def test_a_host_whose_speed_moved_during_the_run_is_named_in_the_verdict(tmp_path):
@@ -213,7 +248,7 @@ def test_a_host_whose_speed_moved_during_the_run_is_named_in_the_verdict(tmp_pat
     write_backend(tmp_path, "jax", steady_times(0.4, seed=1), first_epoch=3.5, hour=1)
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=480.0, phase="start")
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=300.0, phase="end")
-    verdict = section(build(tmp_path), f"`{MACHINE['id']}` (CPU)")
+    verdict = section(build(tmp_path), "mlp verdict on M1 (CPU)")
     assert f"The host's speed changed during invocation `{INVOCATION}`" in verdict
 
 
@@ -244,8 +279,9 @@ def test_a_failed_backend_is_named_in_the_verdict_and_listed(tmp_path):
     (folder / "torch.json").write_text(json.dumps(record))
     (folder / "broken.json").write_text("{")
     report = build(tmp_path)
-    verdict = section(report, f"`{MACHINE['id']}` (CPU)")
+    verdict = section(report, "mlp verdict on M1 (CPU)")
     assert "⚠ torch (default) failed here (no-backend): error: cannot import keras" in verdict
+    assert "1 run(s) failed" in above_appendix(report)
     [row] = markdown_rows(section(report, "Failed runs"))
     assert (row["backend"], row["status"]) == ("torch", "**no-backend**")
     assert "broken.json" in section(report, "Skipped files")

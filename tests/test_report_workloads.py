@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 
 from bench.compare.__main__ import main as compare_main
 from bench.report import build_report
-from tests.report_fixtures import MACHINE, make_group, markdown_rows, skip_drawing, write_run
+from tests.report_fixtures import (
+    MACHINE,
+    make_group,
+    markdown_rows,
+    section,
+    skip_drawing,
+    write_run,
+)
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -30,17 +37,17 @@ def test_each_workload_gets_its_own_verdict_from_its_own_runs(tmp_path, monkeypa
     report = build_report(results, warn=lambda _: None, test_set=None).read_text()
 
     mlp_part, convnet_part = report.split("## Workload: convnet")
-    assert "`convnet` has a section of its own" in mlp_part
-    assert "### Verdict" in convnet_part
+    assert "for the workloads `mlp`, `convnet`" in mlp_part
+    assert "### mlp on M1 (CPU)" in mlp_part and "### convnet on M1 (CPU)" in mlp_part
+    assert "#### Verdict details: convnet" in convnet_part
     assert "no `nox -s parity -- --workload convnet` verdict for this machine yet" in convnet_part
 
-    def steady_winner(part: str) -> str:
-        verdict = part.split("Verdict", 1)[1]
-        rows = markdown_rows(verdict[verdict.index("|") :])
+    def steady_winner(workload: str) -> str:
+        rows = markdown_rows(section(report, f"{workload} verdict on M1 (CPU)"))
         [row] = [r for r in rows if r["task"].startswith("steady") and "default" in r["profiles"]]
         return row["fastest"]
 
-    assert "JAX" in steady_winner(mlp_part) and "torch" in steady_winner(convnet_part)
+    assert "JAX" in steady_winner("mlp") and "torch" in steady_winner("convnet")
     # The MLP's training table holds only the MLP's runs.
     training = mlp_part.split("## Training", 1)[1].split("\n## ", 1)[0]
     assert "9.0" not in training and "1.0" in training

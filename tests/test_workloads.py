@@ -178,7 +178,7 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
     text = (results / "report.md").read_text()
-    assert "This report is about the workload `tiny-mlp`" in text
+    assert "for the workload `tiny-mlp`" in text
     assert (
         "statistical **PASS** · teacher-forced steps **PASS** · predict everywhere **PASS**" in text
     )

@@ -3,6 +3,7 @@
 import math
 import numbers
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,11 @@ REQUIRED_COLUMNS = [
     "test_accuracy",
     "test_loss",
 ]
+# Identifiers the report prints and links by: digitrec writes them from this alphabet only, so
+# anything else (markup, control characters) marks a damaged or hostile file, refused whole.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}")
+ID_COLUMNS = ("run_id", "machine", "workload", "backend", "device")
+OPTIONAL_ID_KEYS = ("config.profile", "repeat.group", "invocation.id")
 NUMERIC_COLUMNS = [
     "test_accuracy",
     "test_loss",
@@ -135,6 +141,13 @@ def check_fields(result: dict[str, Any], path: Path) -> None:
             valid = isinstance(value, str) and value != ""
         if not valid:
             raise ResultFileError(f"{path}: {dotted} has an unexpected value {value!r}")
+    for dotted in [COLUMNS[column] for column in ID_COLUMNS] + list(OPTIONAL_ID_KEYS):
+        value = get(result, dotted)
+        if value is not None and not (isinstance(value, str) and SAFE_ID.fullmatch(value)):
+            raise ResultFileError(
+                f"{path}: {dotted} is {value!r}, which digitrec never writes: an id is letters, "
+                "digits and . _ : + - only; the file is damaged or was edited, so rerun it"
+            )
 
 
 def parse_utc(text: str) -> datetime | None:
@@ -274,18 +287,26 @@ def split_quick(selected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return selected[~aside].reset_index(drop=True), selected[aside].reset_index(drop=True)
 
 
+def machine_aliases(machines: Any) -> dict[str, str]:
+    """Short names for machine ids, "M1", "M2", ... in the order of the sorted ids."""
+    return {machine: f"M{number}" for number, machine in enumerate(sorted(set(machines)), 1)}
+
+
 def add_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """Add ``label``: backend/device, the profile, the machine if several, and "(quick)".
+    """Add ``alias`` (M1, M2, ...) and ``label``: backend/device, the profile, the machine's
+    alias if there are several machines, and "(quick)".
 
     The profile is left out of a default group that has no tuned twin.
     """
+    aliases = machine_aliases(runs["machine"])
+    runs = runs.assign(alias=runs["machine"].map(aliases))
     several_machines = runs["machine"].nunique() > 1
     twin_keys = ["machine", "backend", "device", "quick"]
     several_profiles = runs.groupby(twin_keys)["profile"].transform("nunique") > 1
     labels = [
         f"{row.backend}/{row.device}"
         + (f" · {row.profile}" if row.profile != "default" or both else "")
-        + (f" @ {row.machine}" if several_machines else "")
+        + (f" @ {row.alias}" if several_machines else "")
         + (" (quick)" if row.quick else "")
         for row, both in zip(runs.itertuples(), several_profiles, strict=True)
     ]

@@ -18,7 +18,7 @@ Lower-precision profiles (bf16, fp16) compete only once accepted (`bench.analysi
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,13 +27,14 @@ from scipy import stats as scipy_stats
 
 from bench.analysis.collect import get
 from bench.analysis.hosts import Probes, comparable, invocation_of
-from bench.analysis.measures import THROUGHPUT, bulk_batch, stats_of, values
+from bench.analysis.measures import THROUGHPUT, bulk_batch, common_bulk_batch, stats_of, values
 from bench.analysis.pairing import confidence_of, gain, paired_samples
 from bench.analysis.precision import judge_precisions, rejected_groups
 from bench.analysis.targets import missed_text, target_accuracies, target_misses
 from bench.stats import (
     DECIDING_POWER,
     FASTER,
+    MIN_SPEED_EFFECT,
     MISSED,
     SAME,
     SLOWER,
@@ -76,6 +77,32 @@ TASKS = (
 )
 PREDICTION_TASKS = TASKS[3:]
 SCOPES = {"default": "default settings", "any": "best profile"}
+
+
+# Where a ratio's interval sits against these decides its verdict, so its printed bounds must sit
+# on the same side of each: 1.052 is never printed 1.05, nor 0.996 as 1.00.
+VERDICT_MARKS = (1.0, 1 + MIN_SPEED_EFFECT, 1 / (1 + MIN_SPEED_EFFECT))
+
+
+def bound_decimals(bounds: list[float], marks: tuple[float, ...] = VERDICT_MARKS) -> int:
+    """The fewest decimals (2 to 4) at which every bound keeps its side of every mark."""
+    for decimals in (2, 3):
+        if all(
+            (round(bound, decimals) > mark) == (bound > mark)
+            and (round(bound, decimals) < mark) == (bound < mark)
+            for bound in bounds
+            for mark in marks
+        ):
+            return decimals
+    return 4
+
+
+def ci_text(ci: list[float] | None) -> str:
+    """ "[1.09–1.57]", with the decimals that keep each bound's side of 1 and of ±5%."""
+    if ci is None:
+        return "[no interval]"
+    decimals = bound_decimals(list(ci))
+    return f"[{ci[0]:.{decimals}f}–{ci[1]:.{decimals}f}]"
 
 
 def display(backend: str) -> str:
@@ -163,7 +190,7 @@ class Margin:
         """ "1.52× [1.41–1.63]", with "tie" where it does not separate, or "missed 1 of 4"."""
         if self.outcome == MISSED:
             return missed_text(self.other.missed, self.other.runs)
-        interval = "" if self.ci is None else f" [{self.ci[0]:.2f}–{self.ci[1]:.2f}]"
+        interval = "" if self.ci is None else f" {ci_text(self.ci)}"
         body = f"{self.ratio:.2f}×{interval if brackets else ''}"
         return body if self.decisive else f"tie: {body}"
 
@@ -190,9 +217,11 @@ class TaskVerdict:
     def winner_value(self) -> str:
         if self.winner is None:
             return ""
-        measured = task_values(self.winner.row.group_runs, self.task)
-        median = float(np.median(measured)) if measured else None
-        text = "" if median is None else f"{format(median, self.task.spec)} {self.task.unit}"
+        # The same statistic as every table (bench.analysis.tidy): the geometric mean.
+        typical = self.winner.typical if self.winner.times else None
+        if typical is not None and self.task.higher_is_better:
+            typical = 1 / typical
+        text = "" if typical is None else f"{format(typical, self.task.spec)} {self.task.unit}"
         if self.winner.missed:
             text += f" ({missed_text(self.winner.missed, self.winner.runs)})"
         return text
@@ -352,6 +381,7 @@ class MachineVerdict:
     unsteady_hosts: list[str] = field(default_factory=list)  # invocations whose speed moved
     precision: list[Any] = field(default_factory=list)  # bench.analysis.precision verdicts
     rounds: list[Any] = field(default_factory=list)  # bench.analysis.rounds.RoundsInfo
+    alias: str = ""  # the machine's short name in the report ("M1"); its id where unset
 
     def get(self, task: Task, scope: str = "any") -> TaskVerdict:
         return self.tasks[(task.name, scope)]
@@ -367,6 +397,17 @@ def noisy_groups(groups: pd.DataFrame) -> list[str]:
     return found
 
 
+def machine_tasks(groups: pd.DataFrame) -> list[Task]:
+    """TASKS, bulk prediction read at the one batch size every group here measured."""
+    bulk = common_bulk_batch(list(groups["group_runs"]))
+    return [
+        replace(task, dotted=f"{THROUGHPUT}.{bulk}")
+        if task.dotted == THROUGHPUT and bulk is not None
+        else task
+        for task in TASKS
+    ]
+
+
 def decide_machine(
     machine: str, device: str, groups: pd.DataFrame, probes: Probes
 ) -> MachineVerdict:
@@ -377,10 +418,11 @@ def decide_machine(
     left_out = flagged | rejected_groups(precision)
     tasks = {
         (task.name, scope): decide_task(groups, task, scope, probes, left_out)
-        for task in TASKS
+        for task in machine_tasks(groups)
         for scope in SCOPES
     }
     verdict = MachineVerdict(machine, device, tasks, flagged, noisy_groups(groups), gains)
+    verdict.alias = str(groups["alias"].iloc[0]) if "alias" in groups else machine
     verdict.precision = precision
     verdict.unsteady_hosts = sorted(
         {

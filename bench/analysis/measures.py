@@ -31,7 +31,15 @@ def median_of(group_runs: list[dict[str, Any]], dotted: str) -> float | None:
 
 def bulk_batch(group_runs: list[dict[str, Any]]) -> str | None:
     """The largest predict batch size every run of the group measured (as the JSON key)."""
-    sizes = [set((get(result, THROUGHPUT) or {}).keys()) for result in group_runs]
+    return common_bulk_batch([group_runs])
+
+
+def common_bulk_batch(groups: list[list[dict[str, Any]]]) -> str | None:
+    """The largest predict batch size every run of every group measured (as the JSON key).
+
+    One batch per machine and device, so every group's bulk rate is read at the same size.
+    """
+    sizes = [set((get(result, THROUGHPUT) or {}).keys()) for runs in groups for result in runs]
     common = set.intersection(*sizes) if sizes else set()
     numeric = [size for size in common if str(size).isdigit()]
     return max(numeric, key=int) if numeric else None

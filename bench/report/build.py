@@ -4,6 +4,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ from bench.analysis.collect import (
     split_quick,
 )
 from bench.analysis.hosts import Probes, load_probes
-from bench.analysis.measures import median_of, stats_of
 from bench.analysis.rounds import attach_rounds
 from bench.analysis.schedules import load_schedules
 from bench.analysis.targets import target_accuracies
+from bench.analysis.tidy import groups_table, runs_table
 from bench.report import (
+    banner,
     environment,
     failed_runs,
     headline,
@@ -35,6 +37,7 @@ from bench.report import (
     parity_section,
     probes,
     selfchecks,
+    summary,
 )
 from bench.report import figures as plots
 from bench.report.html import to_html
@@ -88,26 +91,36 @@ def build_report(
     schedules = load_schedules(results_dir, warn_and_list)
     every_main, every_aside = split_quick(add_labels(select_latest(collection.runs, schedules)))
     names = workload_names(every_main, every_aside)
-    # The default workload fills the report as it always has; each other one gets a section.
+    groups = groups_table(runs_table(pd.concat([every_main, every_aside])))
+    # The default workload's details fill the appendix as they always have; each other one
+    # gets a section of its own there. Every workload has its places in the summary.
     main, aside = (frame[frame["workload"] == names[0]] for frame in (every_main, every_aside))
 
     figures_dir = results_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures, written = draw_figures(main, figures_dir, out.parent, test_set)
-    verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, names[0])
+    figures, written = draw_figures(main, figures_dir, out.parent, test_set, groups)
     host_probes = load_probes(results_dir, warn_and_list)
     host_notes = [
         note
-        for _, groups in main.groupby("machine", sort=False)
-        for note in probes.host_speed_notes(groups, host_probes)
+        for _, machine_groups in main.groupby("machine", sort=False)
+        for note in probes.host_speed_notes(machine_groups, host_probes)
     ]
 
     def link(path: Path) -> str:
         written.add(path)
         return relative(path, out.parent)
 
-    parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
     failures = failed_runs.current_failures(read_failures(results_dir, warn_and_list), every_main)
+    places, workload_parts = [], {}
+    for name in names:
+        verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, name)
+        judged = judge_workload(
+            name, every_main[every_main["workload"] == name], host_probes, schedules, verdicts
+        )
+        places += judged.places
+        workload_parts[name] = judged
+    mlp = workload_parts[names[0]]
+    parity_links = draw_parity(mlp.parity_verdicts, main, figures_dir, link)
     workload_sections = [
         workload_section(
             name,
@@ -116,34 +129,39 @@ def build_report(
             figures_dir / name,
             link,
             host_probes,
-            parity_section.latest_verdicts(results_dir, warn_and_list, name),
+            workload_parts[name],
             failed_runs.verdict_notes(failures, name),
             int((collection.runs["workload"] == name).sum()),
-            schedules,
+            groups,
         )
         for name in names[1:]
     ]
-    machine_verdicts = decision.decide(main, host_probes)
-    attach_rounds(machine_verdicts, main, schedules, host_probes)
-    parity_lines = {
-        (v.machine, v.device): parity_section.parity_line(main, v.machine, v.device, verdicts)
-        for v in machine_verdicts
-    }
+    skipped = [(relative(s.path, out.parent), s.reason) for s in collection.skipped]
     text = render(
         main=main,
         aside=aside,
-        runs_found=int((collection.runs["workload"] == names[0]).sum()),
-        skipped=[(relative(s.path, out.parent), s.reason) for s in collection.skipped],
+        groups=groups,
+        runs_found=len(collection.runs),
+        skipped=skipped,
         other_skipped=other_skipped,
         figures=figures,
         host_notes=host_notes,
         probes=host_probes,
-        verdict_section=headline.render(
-            machine_verdicts, main, parity_lines, failed_runs.verdict_notes(failures, names[0])
+        banner=banner.render(
+            banner.warnings(
+                places, failures=len(failures), skipped=len(skipped) + len(other_skipped)
+            )
+        ),
+        summary_section=summary.render(places, groups),
+        verdict_section=headline.details(
+            mlp.verdicts,
+            main,
+            mlp.parity_lines,
+            failed_runs.verdict_notes(failures, names[0]),
+            workload=names[0],
         ),
         failed_section=failed_runs.render(failures),
-        matrix_section=headline.matrix(machine_verdicts),
-        parity_section=parity_section.render(main, verdicts, parity_links),
+        parity_section=parity_section.render(main, mlp.parity_verdicts, parity_links),
         environment_section=environment.render(every_main),
         workload_sections=workload_sections,
         workloads=names,
@@ -152,7 +170,7 @@ def build_report(
             selfchecks.latest_selfchecks(results_dir, warn_and_list)
         ),
         micro_section=micro_section.render(micro_section.latest_micro(results_dir, warn_and_list)),
-        runs_dir=str(results_dir / "runs"),
+        runs_dir=relative(results_dir / "runs", out.parent),
         generated=now or datetime.now(UTC),
     )
     write_text_atomically(out, text)
@@ -164,6 +182,38 @@ def build_report(
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     return out
+
+
+@dataclass
+class JudgedWorkload:
+    """One workload's verdict per machine and device, with its parity verdicts and lines."""
+
+    verdicts: list[decision.MachineVerdict]
+    parity_verdicts: dict[str, dict[str, Any]]
+    parity_lines: dict[tuple[str, str], parity_section.ParityLine]
+    places: list[summary.Place]
+
+
+def judge_workload(
+    name: str,
+    main: pd.DataFrame,
+    host_probes: Probes,
+    schedules: dict[tuple[str, str], dict[str, Any]],
+    parity_verdicts: dict[str, dict[str, Any]],
+) -> JudgedWorkload:
+    """Decide one workload on every machine and device, and read its parity lines."""
+    verdicts = decision.decide(main, host_probes)
+    attach_rounds(verdicts, main, schedules, host_probes)
+    spec = next((get(r, "workload.spec") for r in main["result"]), name) if len(main) else name
+    command = "nox -s parity" if name == DEFAULT_WORKLOAD else f"nox -s parity -- --workload {spec}"
+    lines = {
+        (v.machine, v.device): parity_section.parity_line(
+            main, v.machine, v.device, parity_verdicts, command
+        )
+        for v in verdicts
+    }
+    places = [summary.Place(name, v, lines[(v.machine, v.device)]) for v in verdicts]
+    return JudgedWorkload(verdicts, parity_verdicts, lines, places)
 
 
 def workload_names(main: pd.DataFrame, aside: pd.DataFrame) -> list[str]:
@@ -179,34 +229,24 @@ def workload_section(
     figures_dir: Path,
     link: Callable[[Path], str],
     host_probes: Probes,
-    verdicts: dict[str, dict[str, Any]],
+    judged: JudgedWorkload,
     failed: dict[tuple[str, str], list[str]],
     runs_found: int,
-    schedules: dict[tuple[str, str], dict[str, Any]],
+    groups: pd.DataFrame,
 ) -> str:
-    """A workload other than the default: its own verdict, tables and figures, one level down."""
+    """A workload other than the default, in the appendix: its verdict details and tables."""
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures, _ = draw_figures(main, figures_dir, figures_dir, None)
+    figures, _ = draw_figures(main, figures_dir, figures_dir, None, groups)
     figures = relink(figures, figures_dir, link)
     results = [*main["result"], *aside["result"]]
     description = next((get(result, "workload.description") for result in results), "")
-    spec = next((get(result, "workload.spec") for result in results), name)
-    machine_verdicts = decision.decide(main, host_probes)
-    attach_rounds(machine_verdicts, main, schedules, host_probes)
-    command = f"nox -s parity -- --workload {spec}"
-    parity_lines = {
-        (v.machine, v.device): parity_section.parity_line(
-            main, v.machine, v.device, verdicts, command
-        )
-        for v in machine_verdicts
-    }
-    parity_links = {m: parity_section.draw(v, figures_dir, link) for m, v in verdicts.items()}
+    parity_links = draw_parity(judged.parity_verdicts, main, figures_dir, link)
     parts = [
-        headline.render(machine_verdicts, main, parity_lines, failed),
-        markdown.training(main, aside, runs_found, 0, figures, []),
-        markdown.prediction(main, figures),
+        headline.details(judged.verdicts, main, judged.parity_lines, failed, workload=name),
+        markdown.training(main, aside, runs_found, 0, figures, groups),
+        markdown.prediction(main, groups, figures),
         markdown.profiles(main, host_probes),
-        parity_section.render(main, verdicts, parity_links),
+        parity_section.render(main, judged.parity_verdicts, parity_links),
         markdown.learning_curves(figures),
         markdown.confusion_matrices(main, figures),
     ]
@@ -215,6 +255,23 @@ def workload_section(
         f"## Workload: {name}\n\n{description}. Nothing here is compared with another "
         f"workload's runs.\n\n{body}"
     )
+
+
+def draw_parity(
+    verdicts: dict[str, dict[str, Any]], main: pd.DataFrame, figures_dir: Path, link
+) -> dict[str, dict[str, str]]:
+    """Each machine's parity figures, titled by alias; a figure equal to one drawn is reused."""
+    drawn: dict = {}
+    return {
+        machine: parity_section.draw(
+            verdict,
+            figures_dir,
+            link,
+            alias=parity_section.alias_of(main, machine).strip("`"),
+            drawn=drawn,
+        )
+        for machine, verdict in verdicts.items()
+    }
 
 
 def demote(section: str) -> str:
@@ -251,8 +308,14 @@ def draw_figures(
     figures_dir: Path,
     report_dir: Path,
     test_set: TestSet | None = None,
+    groups: pd.DataFrame | None = None,
 ) -> tuple[Figures, set[Path]]:
-    """Draw every figure of the report; return their links and the files written."""
+    """Draw every figure of the report; return their links and the files written.
+
+    `groups`: the group table (bench.analysis.tidy) the speed figures read their values from.
+    """
+    if groups is None:
+        groups = groups_table(runs_table(main))
     figures, written = Figures(), set()
 
     def link(path: Path) -> str:
@@ -270,15 +333,17 @@ def draw_figures(
 
     matrices = {}
     for row in main.itertuples():
-        matrix = np.asarray(get(row.result, "metrics.confusion_matrix", []))
-        if matrix.ndim == 2 and matrix.size and np.issubdtype(matrix.dtype, np.number):
-            title = row.label.replace(" @ ", "\n")  # machine ids are long: a line of their own
-            matrices[f"{title}\naccuracy {row.test_accuracy:.4f}"] = matrix
+        found = [np.asarray(get(r, "metrics.confusion_matrix", [])) for r in row.group_runs]
+        found = [m for m in found if m.ndim == 2 and m.size and np.issubdtype(m.dtype, np.number)]
+        if found and len({m.shape for m in found}) == 1:
+            accuracy = groups.at[row.repeat_group, "test_accuracy"]
+            runs = f"{len(found)} runs summed" if len(found) > 1 else "1 run"
+            matrices[f"{row.label}\nmean accuracy {accuracy:.4f}, {runs}"] = sum(found)
     if matrices:
         path = plots.plot_confusion_grid(matrices, figures_dir / "confusion_matrices.png")
         figures.confusion_grid = link(path)
 
-    draw_speed_figures(main[~main["quick"]], figures, figures_dir, link)
+    draw_speed_figures(main[~main["quick"]], groups, figures, figures_dir, link)
 
     for result in main["result"]:
         first = images_of(get(result, "samples.first_of_each_class.images"))
@@ -293,52 +358,62 @@ def draw_figures(
     return figures, written
 
 
-def draw_speed_figures(full: pd.DataFrame, figures: Figures, figures_dir: Path, link) -> None:
-    """Steady epochs with intervals; per machine, time to a trained model and throughput."""
+def draw_speed_figures(
+    full: pd.DataFrame, groups: pd.DataFrame, figures: Figures, figures_dir: Path, link
+) -> None:
+    """Steady epochs with intervals; per machine, time to a trained model and throughput.
+
+    Values are the group table's (geometric means; compile a mean), as in every table.
+    """
     bars = []
     for row in full.itertuples():
-        steady = stats_of(row.group_runs, "timings.steady_epoch_seconds")
-        if steady is None:
+        steady = groups.at[row.repeat_group, "steady_epoch_seconds"]
+        if steady is None or pd.isna(steady):
             continue
-        half = steady["resolution"]
+        half = groups.at[row.repeat_group, "steady_resolution"]
+        known = half is not None and not pd.isna(half)
         bars.append({
-            "machine": row.machine,
+            "machine": row.alias,
             "label": f"{row.backend}/{row.device} · {row.profile}",
-            "median": steady["median"],
-            "low": None if half is None else steady["median"] / (1 + half),
-            "high": None if half is None else steady["median"] * (1 + half),
+            "median": steady,
+            "low": steady / (1 + half) if known else None,
+            "high": steady * (1 + half) if known else None,
         })  # fmt: skip
     if bars:
         path = plots.plot_steady_epoch_bars(bars, figures_dir / "steady_epoch.png")
         figures.steady_bars = link(path)
-    for index, (machine, groups) in enumerate(full.groupby("machine", sort=False), 1):
+    for index, (machine, machine_groups) in enumerate(full.groupby("machine", sort=False), 1):
+        alias = machine_groups["alias"].iloc[0]
         splits = []
-        for row in groups.itertuples():
-            fit = median_of(row.group_runs, "timings.fit_seconds")
-            compile_seconds = median_of(row.group_runs, "timings.compile_overhead_seconds")
-            if fit is not None and compile_seconds is not None:
-                training = fit - compile_seconds
+        for row in machine_groups.itertuples():
+            fit = groups.at[row.repeat_group, "fit_seconds"]
+            compile_seconds = groups.at[row.repeat_group, "compile_seconds"]
+            if not pd.isna(fit) and not pd.isna(compile_seconds):
+                compile_seconds = max(0.0, compile_seconds)  # below 0 is noise: none measured
                 name = f"{row.backend}/{row.device} · {row.profile}"
-                splits.append({"label": name, "compile": compile_seconds, "training": training})
+                splits.append(
+                    {"label": name, "compile": compile_seconds, "training": fit - compile_seconds}
+                )
         if splits:
-            title = f"Time to a trained model on {machine} (medians)"
+            title = f"Time to a trained model on {alias} (geometric means)"
             path = figures_dir / f"time_to_model_{index}.png"
             drawn = plots.plot_time_to_model(splits, path, title=title)
             figures.time_to_model[machine] = link(drawn)
-        learning = accuracy_curves(groups)
+        learning = accuracy_curves(machine_groups)
         if learning:
-            targets = target_accuracies([r for row in groups.itertuples() for r in row.group_runs])
+            runs = [r for row in machine_groups.itertuples() for r in row.group_runs]
+            targets = target_accuracies(runs)
             path = figures_dir / f"accuracy_vs_time_{index}.png"
             drawn = plots.plot_accuracy_vs_time(
                 learning,
                 path,
                 target=targets.pop() if len(targets) == 1 else None,
-                title=f"Test accuracy against training time on {machine} (medians per epoch)",
+                title=f"Test accuracy against training time on {alias} (medians per epoch)",
             )
             figures.accuracy_vs_time[machine] = link(drawn)
-        curves = throughput_curves(groups)
+        curves = throughput_curves(machine_groups)
         if curves:
-            title = f"Prediction throughput on {machine} (medians)"
+            title = f"Prediction throughput on {alias} (medians)"
             path = figures_dir / f"throughput_{index}.png"
             figures.throughput[machine] = link(
                 plots.plot_throughput_vs_batch(curves, path, title=title)

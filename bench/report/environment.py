@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.analysis.collect import get
@@ -45,6 +46,18 @@ def frameworks(groups: pd.DataFrame) -> str:
     return ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in found.items()) or MISSING
 
 
+SHOWN_INVOCATIONS = 3
+
+
+def invocations_text(results: list[dict[str, Any]]) -> str:
+    """How many invocations ran here, the latest few by name (Runs used lists every run's)."""
+    found = list(dict.fromkeys(str(v) for r in results if (v := get(r, "invocation.id"))))
+    if len(found) <= SHOWN_INVOCATIONS:
+        return ", ".join(found) or MISSING
+    latest = ", ".join(sorted(found)[-SHOWN_INVOCATIONS:])
+    return f"{len(found)} (latest: {latest}; each run's in Runs used)"
+
+
 def verified_note(results: list[dict[str, Any]]) -> str:
     verified = all(get(result, "data.checksums_verified") for result in results)
     return " (checksums verified)" if verified else " (⚠ not every run verified its checksums)"
@@ -68,7 +81,7 @@ def machine_table(groups: pd.DataFrame) -> str:
         "frameworks": frameworks(groups),
         "commits": commits(results),
         "data": distinct(results, "data.source") + verified_note(results),
-        "invocations": distinct(results, "invocation.id"),
+        "invocations": invocations_text(results),
         "runs": str(len(results)),
     }
     return to_markdown(pd.DataFrame({"": list(rows), "value": list(rows.values())}))
@@ -77,23 +90,27 @@ def machine_table(groups: pd.DataFrame) -> str:
 def render(main: pd.DataFrame) -> str:
     """The "Environment" section: one table per machine."""
     parts = ["## Environment", "One table per machine, from the runs this report uses."]
-    for machine, groups in main.groupby("machine", sort=False):
-        parts += [f"### `{machine}`", machine_table(groups)]
+    for (alias, machine), groups in main.groupby(["alias", "machine"], sort=True):
+        parts += [f"### {alias}: `{machine}`", machine_table(groups)]
     return "\n\n".join(parts)
 
 
 def per_class_table(main: pd.DataFrame) -> str | None:
-    """F1 of each digit for each default full group: one table for the whole report."""
-    columns = {}
+    """F1 of each digit (columns) for each default full group (rows), the mean of its runs."""
+    rows = []
     shown = main[(main["profile"] == "default") & ~main["quick"]]
     for row in (shown if len(shown) else main).itertuples():
-        per_class = get(row.result, "metrics.per_class")
-        if isinstance(per_class, list) and per_class:
-            columns[row.label] = {
-                entry.get("class"): fmt(entry.get("f1"), ".4f") for entry in per_class
-            }
-    if not columns:
+        scores: dict[Any, list[float]] = {}
+        for result in row.group_runs:
+            per_class = get(result, "metrics.per_class")
+            for entry in per_class if isinstance(per_class, list) else []:
+                if isinstance(entry, dict) and isinstance(entry.get("f1"), int | float):
+                    scores.setdefault(entry.get("class"), []).append(float(entry["f1"]))
+        if scores:
+            runs = max(len(found) for found in scores.values())
+            means = {str(d): fmt(float(np.mean(found)), ".4f") for d, found in scores.items()}
+            rows.append({"group": row.label, "runs": str(runs), **means})
+    if not rows:
         return None
-    frame = pd.DataFrame(columns).astype(object).fillna(MISSING)
-    frame.index.name = "digit"
-    return to_markdown(frame.reset_index(), list(columns))
+    frame = pd.DataFrame(rows).astype(object).fillna(MISSING)
+    return to_markdown(frame, [column for column in frame.columns if column != "group"])

@@ -14,12 +14,14 @@ from bench.analysis.decision import (
     MachineVerdict,
     Margin,
     TaskVerdict,
+    ci_text,
     display,
 )
 from bench.analysis.precision import ACCEPTED
 from bench.analysis.schedules import CHOSE
 from bench.analysis.targets import target_accuracies
 from bench.parity.checks import ACCURACY_TOLERANCE
+from bench.report.parity_section import ParityLine
 from bench.report.tables import MISSING, to_markdown
 from bench.stats import MIN_SPEED_EFFECT, SAME
 
@@ -32,7 +34,8 @@ PROBLEM_TEXT = {
 
 
 def where(verdict: MachineVerdict) -> str:
-    return f"`{verdict.machine}` ({verdict.device.upper()})"
+    """ "M2 (CPU)": the machine's alias (the legend in the appendix gives its id)."""
+    return f"{verdict.alias or verdict.machine} ({verdict.device.upper()})"
 
 
 def backends_of(verdict: MachineVerdict) -> list[str]:
@@ -59,26 +62,40 @@ def margin_cell(task: TaskVerdict, backend: str) -> str:
 
 
 def verdict_table(verdict: MachineVerdict) -> str:
-    """Per task and scope: the fastest group, its median and its margin over each backend."""
+    """Per task: the fastest group and its margins, with default settings and best profile.
+
+    Where both scopes find the same group with the same margins, one row says so.
+    """
     backends = backends_of(verdict)
     rows = []
     for task in TASKS:
-        for scope, scope_name in SCOPES.items():
+        cells = {}
+        for scope in SCOPES:
             found = verdict.get(task, scope)
             winner = found.winner
-            rows.append({
-                "task": task.name,
-                "profiles": scope_name,
+            cells[scope] = {
                 "fastest": MISSING if winner is None else f"**{winner.name}**",
-                "its median": found.winner_value() or MISSING,
+                "its value": found.winner_value() or MISSING,
                 **{f"vs {display(b)}": margin_cell(found, b) for b in backends},
-            })  # fmt: skip
-    return to_markdown(pd.DataFrame(rows), ["its median", *(f"vs {display(b)}" for b in backends)])
+            }
+        if cells["default"] == cells["any"]:
+            rows.append({"task": task.name, "profiles": "default = best", **cells["any"]})
+            continue
+        for scope, scope_name in SCOPES.items():
+            rows.append({"task": task.name, "profiles": scope_name, **cells[scope]})
+    return to_markdown(pd.DataFrame(rows), ["its value", *(f"vs {display(b)}" for b in backends)])
 
 
-def accuracy_clause(outcome: str | None) -> str:
-    """What the parity outcome means for the recommendation."""
+def accuracy_clause(parity: ParityLine | None) -> str:
+    """What the parity line says for the recommendation: never "equivalent" beside a FAIL."""
     tolerance = f"±{ACCURACY_TOLERANCE * 100:.1f} pp"
+    outcome = None if parity is None else parity.statistical
+    failed = [] if parity is None else [name for name in parity.failed if name != "statistical"]
+    if outcome == "PASS" and failed:
+        return (
+            f"accuracy is equivalent within {tolerance}, but parity FAILs its {joined(failed)} "
+            "check: read the parity line before choosing"
+        )
     if outcome == "PASS":
         return f"accuracy is equivalent within {tolerance} (two one-sided tests)"
     if outcome == "FAIL":
@@ -95,14 +112,13 @@ def accuracy_clause(outcome: str | None) -> str:
 
 
 def interval_text(ci: list[float] | None) -> str:
-    return "[no interval]" if ci is None else f"[{ci[0]:.2f}–{ci[1]:.2f}]"
+    return ci_text(ci)
 
 
 def faster_clause(margin: Margin) -> str:
     if margin.outcome == decision.MISSED:
         return f"ahead of {margin.other.name}, which {margin.text()} runs"
-    low, high = margin.ci
-    return f"{margin.ratio:.2f}× faster than {margin.other.name} [{low:.2f}–{high:.2f}]"
+    return f"{margin.ratio:.2f}× faster than {margin.other.name} {ci_text(margin.ci)}"
 
 
 def joined(parts: list[str]) -> str:
@@ -128,7 +144,7 @@ def job_phrase(job: TaskVerdict) -> str:
     return "gets to a trained model"
 
 
-def recommendation(verdict: MachineVerdict, outcome: str | None) -> str:
+def recommendation(verdict: MachineVerdict, parity: ParityLine | None) -> str:
     """One sentence, from the numbers: which backend to use here for the headline task."""
     job = headline_task(verdict)
     place = f"On {where(verdict)}"
@@ -159,7 +175,7 @@ def recommendation(verdict: MachineVerdict, outcome: str | None) -> str:
         head = f"{names} tie for {job.task.name} ({winner.name} {tie_text})"
         if wins:
             head += f"; {winner.name} is {joined(wins)}"
-    return f"{place}: {head}; {accuracy_clause(outcome)}.{prediction_clause(verdict)}"
+    return f"{place}: {head}; {accuracy_clause(parity)}.{prediction_clause(verdict)}"
 
 
 def profile_advice(verdict: MachineVerdict, winner: Candidate) -> str:
@@ -235,15 +251,21 @@ def undecided_notes(verdict: MachineVerdict) -> list[str]:
             continue  # rounds_notes says what its disturbed rounds do to the verdict
         notes.append(
             f"The host's speed changed during invocation `{invocation}` (its neutral GEMM "
-            "probes differ by more than 10%; see Training): every margin above is suspect. "
-            "Rerun `nox -s bench` on a quiet machine."
+            "probes differ by more than 10%; see Roofline and host speed): every margin above "
+            "is suspect. Rerun `nox -s bench` on a quiet machine."
         )
     if verdict.noisy:
-        notes.append(
-            f"Noisy groups (their steady epoch alone cannot resolve ±{MIN_SPEED_EFFECT:.0%}): "
-            f"{', '.join(verdict.noisy)}; a quieter machine or more repeats narrows them."
-        )
+        notes.append(noisy_text(verdict))
     return notes
+
+
+def noisy_text(verdict: MachineVerdict) -> str:
+    """One sentence: how many groups cannot resolve the minimum effect on their own, and which."""
+    return (
+        f"{len(verdict.noisy)} group(s) cannot resolve ±{MIN_SPEED_EFFECT:.0%} from their steady "
+        f"epochs alone (⚠ in Training): {', '.join(verdict.noisy)}. Their margins rest on the "
+        "paired rounds; a quieter machine or more rounds narrows them."
+    )
 
 
 def rounds_line(verdict: MachineVerdict) -> str:
@@ -336,44 +358,42 @@ def precision_line(verdict: MachineVerdict) -> str:
     return "**Lower precision** (see Tuned profiles): " + "; ".join(parts) + "."
 
 
-def render(
+def limits_notes(
+    verdict: MachineVerdict, main: pd.DataFrame, failed: list[str] | None = None
+) -> list[str]:
+    """What limits one machine's verdict, and what to run: failures, ties, rounds, flags."""
+    return (
+        list(failed or [])
+        + undecided_notes(verdict)
+        + rounds_notes(verdict)
+        + flagged_notes(verdict, main)
+    )
+
+
+def details(
     verdicts: list[MachineVerdict],
     main: pd.DataFrame,
-    parity_lines: dict[tuple, tuple],
+    parity_lines: dict[tuple, ParityLine],
     failed: dict[tuple[str, str], list[str]] | None = None,
+    workload: str = "mlp",
+    level: str = "##",
 ) -> str:
-    """The "Verdict" section: per machine and device, table, parity, recommendation, notes."""
+    """The verdict in full, per machine and device: both scopes, every note and what to run."""
     parts = [
-        "## Verdict",
-        "Per machine and device, for each task a user waits for: the fastest backend with "
-        "Keras' default settings and with its best profile, its median, and its margin over "
-        "each other backend's best group: a ratio of geometric means across runs with its 95% "
-        "interval, paired by round where one invocation ran both in the same rounds (drift of "
-        "the host between rounds then cancels) and unpaired (Welch) otherwise. A margin is a "
-        "**tie** when the interval includes 1 or the margin is under "
-        f"{MIN_SPEED_EFFECT:.0%}. *time to target accuracy*, the headline where measured, is "
-        "the training time (compile included, the clock paused while the test set is evaluated "
-        "after each epoch) at the end of the first epoch whose test accuracy reaches the "
-        "workload's target; a run that never reaches it is a miss, and a group with more misses "
-        'is never ranked faster than one with fewer (its margin reads "missed k of n"). *time '
-        "to a trained model* is the whole fit, every epoch and compile included; *steady "
-        "training throughput* excludes the first epoch; *bulk prediction* is at the largest "
-        "batch measured. A lower-precision profile (bf16) competes only once accepted.",
+        f"{level} Verdict details: {workload}",
+        "Per machine and device and task: the fastest group with Keras' default settings and "
+        "with each backend's best profile, its value (the geometric mean of its runs) and its "
+        "margin over each other backend's best group, with its 95% interval. "
+        "[Methodology](../docs/methodology.md) says how margins are paired and decided.",
     ]
     for verdict in verdicts:
-        line, outcome = parity_lines.get((verdict.machine, verdict.device), ("", None))
-        notes = (failed or {}).get((verdict.machine, verdict.device), []) + (
-            undecided_notes(verdict) + rounds_notes(verdict) + flagged_notes(verdict, main)
-        )
-        rounds = rounds_line(verdict)
-        lower = precision_line(verdict)
+        parity = parity_lines.get((verdict.machine, verdict.device))
+        notes = limits_notes(verdict, main, (failed or {}).get((verdict.machine, verdict.device)))
         parts += [
-            f"### {where(verdict)}",
-            recommendation(verdict, outcome),
+            f"{level}# {verdict_heading(verdict, workload)}",
             verdict_table(verdict),
-            *([lower] if lower else []),
-            *([rounds] if rounds else []),
-            *([line] if line else []),
+            *[line for line in (precision_line(verdict), rounds_line(verdict)) if line],
+            *([parity.text] if parity else []),
         ]
         if notes:
             parts.append(
@@ -383,21 +403,30 @@ def render(
     return "\n\n".join(parts)
 
 
-def matrix(verdicts: list[MachineVerdict]) -> str:
+def verdict_heading(verdict: MachineVerdict, workload: str) -> str:
+    """The appendix heading of one machine's verdict details (the summary links to it)."""
+    return f"{workload} verdict on {where(verdict)}"
+
+
+def anchor(heading: str) -> str:
+    """The anchor python-markdown's toc and GitHub give a plain heading: "mlp-verdict-on-m2-cpu"."""
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
+    return "-".join(kept.split())
+
+
+def matrix(verdicts: list[MachineVerdict], workload: str) -> str:
     """Which backend on which machine: rows machine and device, columns tasks, best profiles."""
-    if len(verdicts) < 2:
-        return ""
     rows = []
     for verdict in verdicts:
-        row = {"machine": f"`{verdict.machine}`", "device": verdict.device}
+        link = anchor(verdict_heading(verdict, workload))
+        row = {"machine": f"[{where(verdict)}](#{link})"}
         for task in TASKS:
             row[task.name] = matrix_cell(verdict.get(task))
         rows.append(row)
     return "\n\n".join([
-        "## Which backend on which machine",
         "Each cell: the fastest backend (best profile) and its margin over the closest other "
-        "backend, or the backends that tie. Machines are never ranked against each other: "
-        "each row compares runs of one machine.",
+        "backend, or the backends that tie; each row compares runs of one machine only. The "
+        "machine links to its verdict in the appendix.",
         to_markdown(pd.DataFrame(rows)),
     ])  # fmt: skip
 

@@ -1,10 +1,12 @@
 """Assemble the report's Markdown text from the selected runs and the figures made for them."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import jinja2
 import pandas as pd
 
 from bench.analysis.collect import get
@@ -39,10 +41,20 @@ class Figures:
     throughput: dict[str, str] = field(default_factory=dict)  # machine -> link
 
 
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("bench.report", "templates"),
+    autoescape=False,  # Markdown, not HTML: strings from result files are neutralised by
+    keep_trailing_newline=True,  # `neutralise`, and the HTML copy never passes raw HTML
+    trim_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
 def render(
     *,
     main: pd.DataFrame,
     aside: pd.DataFrame,
+    groups: pd.DataFrame,
     runs_found: int,
     skipped: list[tuple[str, str]],
     figures: Figures,
@@ -50,8 +62,9 @@ def render(
     other_skipped: list[str] = (),
     host_notes: list[str] = (),
     probes: Probes | None = None,
+    banner: str = "",
+    summary_section: str = "",
     verdict_section: str = "",
-    matrix_section: str = "",
     failed_section: str = "",
     parity_section: str = "",
     environment_section: str = "",
@@ -62,23 +75,22 @@ def render(
     workloads: Sequence[str] = ("mlp",),
     generated: datetime,
 ) -> str:
-    """The whole report as Markdown text: the verdict first, the details after."""
-    sections = [
-        intro(runs_dir, generated, workloads),
+    """The whole report as Markdown: the banner and the summary first, the appendix after."""
+    appendix_parts = [
         verdict_section,
-        matrix_section,
         failed_section,
-        training(main, aside, runs_found, len(skipped) + len(other_skipped), figures, host_notes),
-        prediction(main, figures),
+        training(main, aside, runs_found, len(skipped) + len(other_skipped), figures, groups),
+        prediction(main, groups, figures),
         profiles(main, probes),
         parity_section,
         environment_section,
         declared_settings(main),
         roofline_section,
+        *host_notes_section(host_notes),
         selfcheck_section,
         learning_curves(figures),
         confusion_matrices(main, figures),
-        per_class(main),
+        per_class(main, groups),
         samples_section(figures),
         the_data(figures),
         *workload_sections,
@@ -86,36 +98,73 @@ def render(
         appendix(main, aside),
         skipped_files(skipped, other_skipped),
     ]
-    return "\n\n".join(section for section in sections if section) + "\n"
+    text = TEMPLATES.get_template("report.md.j2").render(
+        intro=intro(runs_dir, generated, runs_found, workloads),
+        banner=banner,
+        summary=summary_section,
+        legend=machines_legend(pd.concat([main, aside])),
+        appendix=[demote(part) for part in appendix_parts if part],
+    )
+    return neutralise(text)
 
 
-def intro(runs_dir: str, generated: datetime, workloads: Sequence[str] = ("mlp",)) -> str:
-    """Title, what this report is, when it was made and how to rebuild it."""
-    first, others = workloads[0], list(workloads[1:])
-    workload_line = ""
-    if others:
-        workload_line = (
-            f" Everything up to the workload sections is about `{first}`; "
-            + ", ".join(f"`{name}`" for name in others)
-            + (
-                " has a section of its own"
-                if len(others) == 1
-                else " each have a section of their own"
-            )
-            + " (**Workload: …**), with its own verdict."
-        )
-    elif first != "mlp":
-        workload_line = f" This report is about the workload `{first}`."
+def demote(section: str) -> str:
+    """Every Markdown heading of `section` one level down (## → ###)."""
+    return re.sub(r"^(#+) ", r"#\1 ", section, flags=re.M)
+
+
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def neutralise(text: str) -> str:
+    """`text` with every "<" outside code spans written as an entity: no string from a result
+    file (a CPU model, a version) can open an HTML tag, in the Markdown or in its HTML copy."""
+    pieces, last = [], 0
+    for match in CODE_SPAN.finditer(text):
+        pieces.append(text[last : match.start()].replace("<", "&lt;"))
+        pieces.append(match.group(0))
+        last = match.end()
+    pieces.append(text[last:].replace("<", "&lt;"))
+    return "".join(pieces)
+
+
+def machines_legend(runs: pd.DataFrame) -> str:
+    """Each machine's alias, its fingerprint id and its CPU."""
+    rows = []
+    for (alias, machine), found in runs.groupby(["alias", "machine"], sort=True):
+        result = found["result"].iloc[-1]
+        rows.append({
+            "alias": alias,
+            "machine (fingerprint)": f"`{machine}`",
+            "CPU": str(get(result, "machine.cpu_model") or "n/a"),
+            "devices": ", ".join(sorted(set(found["device"]))),
+        })  # fmt: skip
+    return tables.to_markdown(pd.DataFrame(rows))
+
+
+def host_notes_section(notes: Sequence[str]) -> list[str]:
+    """The host-speed flags, under a heading of their own that the banner can name."""
+    if not notes:
+        return []
+    return ["## Host speed during the runs\n\n" + "\n\n".join(notes)]
+
+
+def intro(
+    runs_dir: str, generated: datetime, runs_found: int, workloads: Sequence[str] = ("mlp",)
+) -> str:
+    """What this report is, when it was made, how to rebuild it and how to read it."""
+    names = ", ".join(f"`{name}`" for name in workloads)
     return (
-        "# digitrec benchmark report\n\n"
-        "digitrec trains Keras 3 models (by default the MNIST MLP: Dense 128 relu → Dense 128 "
-        "relu → Dropout 0.25 → Dense 10 softmax) under the TensorFlow, JAX and PyTorch backends "
-        "with `python -m bench.run`, and records each run in a JSON result file. This report "
-        f"compiles the result files under `{runs_dir}`: the accuracy each backend reaches, how "
-        f"long training and prediction take, and which digits the models get wrong.{workload_line}"
-        "\n\n"
-        f"Generated {generated:%Y-%m-%d %H:%M:%S} UTC. Rebuild it with `nox -s report` "
-        "(or `python -m bench.report`); add runs with `nox -s bench`."
+        f"Keras 3 on TensorFlow, JAX and PyTorch: which backend to use on each machine, for "
+        f"the workload{'s' * (len(workloads) > 1)} {names}. From {runs_found} result "
+        f"file{'s' * (runs_found != 1)} under `{runs_dir}`, generated "
+        f"{generated:%Y-%m-%d %H:%M} UTC; rebuild with `nox -s report`, add runs with "
+        "`nox -s bench`.\n\n"
+        "Each value is the **geometric mean** of a group's runs (accuracy: the mean), and a "
+        "margin the ratio of two of them with its 95% interval, paired by round where the "
+        "runs were interleaved. **Bold** is the fastest and every backend tied with it; a "
+        "*tie* is an interval that does not separate them. How to read it: "
+        "[reading the report](../docs/reading-the-report.md)."
     )
 
 
@@ -125,29 +174,28 @@ def training(
     runs_found: int,
     skipped: int,
     figures: Figures,
-    host_notes: list[str] = (),
+    groups: pd.DataFrame,
 ) -> str:
     """Accuracy and training times of every group, the speed figures, noisy flags, quick runs."""
     used = len(main) + len(aside)
-    table, notes = speed.training_table(main)
+    noisy = [row.label for row in main.itertuples() if groups.at[row.repeat_group, "steady_noisy"]]
     parts = [
         "## Training",
         f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
-        + (f" ({skipped} more skipped, see [Skipped files](#skipped-files))" if skipped else "")
+        + (f" ({skipped} more skipped, see Skipped files)" if skipped else "")
         + ". For each machine, backend, device, mode (full or quick) and profile the report "
-        f"uses the latest group of repeats: {used} group{'s' * (used != 1)}. Figures are "
-        "medians across a group's runs (each in a fresh process, round i with seed i). *time "
-        "to a trained model* is the whole `fit`, compile included; *compile s* is first epoch "
-        "minus steady epoch; the steady epoch's ± is the half-width of the 95% interval of its "
-        f"typical value across runs, {speed.NOISY} where that is wider than "
-        f"±{MIN_SPEED_EFFECT:.0%}, the smallest difference the report calls a speed-up.",
-        table,
-        *([f"**Noisy:** {' '.join(notes)}"] if notes else []),
-        *host_notes,
-        accuracy_spread(main),
+        f"uses the latest group of repeats: {used} group{'s' * (used != 1)}, each run in a "
+        "fresh process. *time to a trained model* is the whole `fit`, compile included; "
+        "*compile s* is first epoch minus steady epoch; the steady epoch's ± is the half-width "
+        "of the 95% interval of its geometric mean.",
+        speed.training_table(main, groups),
+        noisy_line(noisy, len(main)),
+        accuracy_spread(main, groups),
     ]
     if figures.steady_bars:
-        parts.append(f"![Steady epoch per backend, median and 95% interval]({figures.steady_bars})")
+        parts.append(
+            f"![Steady epoch per backend, geometric mean and 95% interval]({figures.steady_bars})"
+        )
     for machine, link in figures.time_to_model.items():
         parts.append(f"![Time to a trained model on {machine}: compile and training]({link})")
     if main["quick"].any() or len(aside):
@@ -157,9 +205,20 @@ def training(
             "### Quick runs (not comparable)",
             "These quick runs have a full run of the same machine, backend and device above, "
             "so they are shown only here.",
-            speed.training_table(aside)[0],
+            speed.training_table(aside, groups),
         ]
-    return "\n\n".join(parts)
+    return "\n\n".join(part for part in parts if part)
+
+
+def noisy_line(noisy: list[str], groups: int) -> str:
+    """One sentence: which groups are flagged noisy, and what that means."""
+    if not noisy:
+        return ""
+    return (
+        f"{speed.NOISY}: {len(noisy)} of {groups} groups, whose steady-epoch interval is wider "
+        f"than ±{MIN_SPEED_EFFECT:.0%}, the smallest difference the report calls a speed-up: "
+        f"{', '.join(noisy)}. Alone they cannot resolve it; paired rounds can."
+    )
 
 
 def appendix(main: pd.DataFrame, aside: pd.DataFrame) -> str:
@@ -173,9 +232,13 @@ def appendix(main: pd.DataFrame, aside: pd.DataFrame) -> str:
                 "seed": tables.fmt(get(result, "config.seed")),
                 "steady epoch s": tables.fmt(get(result, "timings.steady_epoch_seconds"), ".3f"),
                 "test accuracy": tables.fmt(get(result, "metrics.test_accuracy"), ".4f"),
+                "epochs noisy": tables.fmt(get(result, "timings.steady_epoch_noisy")),
+                "invocation": f"`{get(result, 'invocation.id')}`",
             })  # fmt: skip
     return "\n\n".join([
-        "## Appendix: runs used",
+        "## Runs used",
+        "Every run behind the tables. *epochs noisy*: the run's own steady epochs spread "
+        f"wider than ±{MIN_SPEED_EFFECT:.0%} within it.",
         tables.to_markdown(pd.DataFrame(rows), ["seed", "steady epoch s", "test accuracy"]),
     ])  # fmt: skip
 
@@ -226,16 +289,16 @@ LOWER_PRECISION_INTRO = (
 )
 
 
-def prediction(main: pd.DataFrame, figures: Figures | None = None) -> str:
+def prediction(main: pd.DataFrame, groups: pd.DataFrame, figures: Figures | None = None) -> str:
     """Latency, first call and bulk throughput of prediction; throughput against batch size."""
-    table = speed.prediction_table(main)
+    table = speed.prediction_table(main, groups)
     if table is None:
         return ""
     intro = (
         "After warm-up, on the fastest single-sample path Keras offers on each backend (*path*, "
         "chosen per run by timing them): batch-1 latency percentiles over 300 calls, the first "
         "`predict` call of the run (it pays for tracing or compiling), and throughput at the "
-        "largest batch measured. Medians across the group's runs."
+        "largest batch every group of the machine measured. Geometric means of the runs."
     )
     links = (figures.throughput if figures else {}).items()
     plots = [f"![Prediction throughput against batch size on {m}]({link})" for m, link in links]
@@ -251,18 +314,20 @@ def declared_settings(main: pd.DataFrame) -> str:
     return "\n\n".join(["### Declared settings", intro, table])
 
 
-def accuracy_spread(runs: pd.DataFrame) -> str:
-    """One line per machine (and mode): max minus min test accuracy across its runs."""
+def accuracy_spread(runs: pd.DataFrame, groups: pd.DataFrame) -> str:
+    """One line per machine (and mode): the spread of the groups' mean test accuracies."""
     lines = []
-    for (machine, quick), group in runs.groupby(["machine", "quick"], sort=False):
+    for (machine, quick), found in runs.groupby(["alias", "quick"], sort=False):
         mode = " (quick runs, not comparable)" if quick else ""
-        if len(group) < 2:
-            lines.append(f"Accuracy spread across backends on `{machine}`{mode}: only one run.")
+        means = groups.loc[found["repeat_group"], "test_accuracy"].dropna()
+        counts = groups.loc[found["repeat_group"], "test_accuracy_n"]
+        if len(means) < 2:
+            lines.append(f"Accuracy spread across groups on {machine}{mode}: only one group.")
             continue
-        spread = group["test_accuracy"].max() - group["test_accuracy"].min()
         lines.append(
-            f"Accuracy spread across backends on `{machine}`{mode}: "
-            f"max \N{MINUS SIGN} min = {spread:.4f} ({len(group)} runs)."
+            f"Accuracy spread across groups on {machine}{mode}: the highest minus the lowest "
+            f"mean test accuracy = {means.max() - means.min():.4f} ({len(means)} groups of "
+            f"{counts.min()} to {counts.max()} runs)."
         )
     return "  \n".join(lines)
 
@@ -285,8 +350,8 @@ def learning_curves(figures: Figures) -> str:
     )
     return (
         "## Learning curves\n\n"
-        "Training loss and accuracy at the end of each epoch, one line per group (its latest "
-        "run).\n\n"
+        "Training loss and accuracy at the end of each epoch, one line per group: the median "
+        "of its runs per epoch; colour is the backend, line style the profile.\n\n"
         f"![Training loss and accuracy per epoch]({figures.learning_curves}){time_text}"
     )
 
@@ -298,17 +363,22 @@ def confusion_matrices(main: pd.DataFrame, figures: Figures) -> str:
     return (
         "## Confusion matrices\n\n"
         "Rows are the true digits, columns the predicted ones; only the errors are coloured "
-        "(the diagonal, the correct predictions, is masked), on one scale for every panel.\n\n"
+        "(the diagonal, the correct predictions, is masked), on one scale for every panel. "
+        "Each panel sums the confusion matrices of its group's runs.\n\n"
         f"![Confusion matrices, errors only]({figures.confusion_grid})"
     )
 
 
-def per_class(main: pd.DataFrame) -> str:
-    """One table: F1 of each digit per backend."""
+def per_class(main: pd.DataFrame, groups: pd.DataFrame) -> str:
+    """One table: F1 of each digit per default group, the mean over its runs."""
     table = environment.per_class_table(main)
     if table is None:
         return ""
-    return "\n\n".join(["## Per-class F1", "F1 of each digit on the test set.", table])
+    return "\n\n".join([
+        "## Per-class F1",
+        "F1 of each digit on the test set, the mean over each group's runs (*runs*).",
+        table,
+    ])  # fmt: skip
 
 
 def the_data(figures: Figures) -> str:

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,8 @@ def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
         if group["backend"].nunique() < 2:
             continue
         heading = (
-            f"**These benchmark runs** (`{machine}`, {device}, default profile, paired by seed)"
+            f"**These benchmark runs** ({alias_of(main, machine)}, {device}, default profile, "
+            "paired by seed)"
         )
         if verdict is None:
             parts.append(
@@ -192,32 +194,41 @@ def bench_accuracy_parity(main: pd.DataFrame) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True)
+class ParityLine:
+    """The one line on accuracy parity for a machine and device, and what it found.
+
+    `statistical`: `nox -s parity`'s statistical outcome where the machine has a verdict, else
+    the benchmark runs' own paired one (None: neither). `failed`: the names of the checks of
+    that verdict that FAILed, so no sentence calls accuracy equivalent without saying so.
+    """
+
+    text: str
+    statistical: str | None
+    failed: tuple[str, ...] = ()
+
+
 def parity_line(
     main: pd.DataFrame,
     machine: str,
     device: str,
     verdicts: dict[str, dict[str, Any]],
     command: str = "nox -s parity",
-) -> tuple[str, str | None]:
-    """One line on accuracy parity for a machine and device, and the statistical outcome.
-
-    The outcome is `nox -s parity`'s statistical verdict where the machine has one, else the
-    benchmark runs' own paired verdict; None when neither exists.
-    """
-    parts, outcome = [], None
+) -> ParityLine:
+    """One line on accuracy parity for a machine and device (see ParityLine)."""
+    parts, outcome, failed = [], None, []
     record = verdicts.get(machine)
     if record is not None:
         seeds = (record.get("config") or {}).get("seeds")
-        checks = " · ".join(
-            f"{name} {verdict_word(check['outcome'])}"
-            for name, check in (
-                ("statistical", record["statistical"]),
-                *lockstep_checks(record),
-                ("predict everywhere", record["predict_everywhere"]),
-            )
-        )
+        checks = [
+            ("statistical", record["statistical"]),
+            *lockstep_checks(record),
+            ("predict everywhere", record["predict_everywhere"]),
+        ]
+        failed = [name for name, check in checks if verdict_word(check["outcome"]) == "**FAIL**"]
+        listed = " · ".join(f"{name} {verdict_word(check['outcome'])}" for name, check in checks)
         when = f"{seeds} seeds, " if seeds else ""
-        parts.append(f"`nox -s parity` ({when}{record['created_utc'][:10]}): {checks}")
+        parts.append(f"`{command}` ({when}{record['created_utc'][:10]}): {listed}")
         outcome = record["statistical"]["outcome"]
     groups = default_full(main)
     groups = groups[(groups["machine"] == machine) & (groups["device"] == device)]
@@ -231,9 +242,17 @@ def parity_line(
     if record is None:
         parts.append(f"no `{command}` verdict for this machine yet (run `{command}`)")
     tolerance = f"±{ACCURACY_TOLERANCE * 100:.1f} pp"
-    return f"**Accuracy parity** (equivalence within {tolerance}): " + "; ".join(parts) + ".", (
-        None if outcome is None else str(outcome)
-    )
+    text = f"**Accuracy parity** (equivalence within {tolerance}): " + "; ".join(parts) + "."
+    return ParityLine(text, None if outcome is None else str(outcome), tuple(failed))
+
+
+def alias_of(main: pd.DataFrame, machine: str) -> str:
+    """The machine's alias in the report ("M2"), or its id in code where it has no runs."""
+    if "alias" in main:
+        found = main.loc[main["machine"] == machine, "alias"]
+        if len(found):
+            return str(found.iloc[0])
+    return f"`{machine}`"
 
 
 def paired_differences(verdict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -361,7 +380,7 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
         session = verdict.get("session")
         config = verdict.get("config") or {}
         parts += [
-            f"### `nox -s parity` on `{machine}`: {verdict_word(verdict['outcome'])}",
+            f"### `nox -s parity` on {alias_of(main, machine)}: {verdict_word(verdict['outcome'])}",
             f"From `{verdict['created_utc'][:19]}` UTC, backends {', '.join(verdict['backends'])}"
             + (f", session `{session}`" if session else "")
             + (f", {config.get('seeds')} seeds" if config.get("seeds") else "")
@@ -376,31 +395,36 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
             pairs_table(verdict["statistical"]["pairs"]),
         ]
         figure_links = links.get(machine, {})
-        if "strips" in figure_links:
-            parts.append(
+        captions = {
+            "strips": (
                 "Per seed, each pair's accuracy difference; the diamond is the mean with its "
-                "90% interval, the band the equivalence margin: PASS needs the interval inside "
-                f"it.\n\n![Paired accuracy differences per seed]({figure_links['strips']})"
-            )
-        if "steps" in figure_links:
-            parts.append(
+                "90% interval, the band the equivalence margin: PASS needs the interval inside it",
+                "Paired accuracy differences per seed",
+            ),
+            "steps": (
                 "Free-running lockstep (dropout off, same start and batches, each backend from "
                 "its own previous step): how far the weights drift apart step by step; the "
-                "verdict is the teacher-forced steps above (README, Accuracy parity).\n\n"
-                f"![Free-running divergence per step]({figure_links['steps']})"
-            )
-        if "divergence" in figure_links:
-            parts.append(
-                "Lockstep (dropout off, same start and order): how far the backends drift "
-                "apart epoch by epoch, and the share of test images on which they predict the "
-                "same class; the verdict is on epoch 1, tolerance "
-                f"{verdict['tolerances']['lockstep']:.0e}.\n\n"
-                f"![Lockstep divergence per epoch]({figure_links['divergence']})"
-            )
+                "verdict is the teacher-forced steps above",
+                "Free-running divergence per step",
+            ),
+            "divergence": (
+                "Lockstep (dropout off, same start and order): how far the backends drift apart "
+                "epoch by epoch, and the share of test images on which they predict the same "
+                "class; the verdict is on epoch 1, tolerance "
+                f"{(verdict['tolerances'].get('lockstep') or 0):.0e}",
+                "Lockstep divergence per epoch",
+            ),
+        }
+        for name, (caption, alt) in captions.items():
+            if f"{name}_same_as" in figure_links:
+                same = figure_links[f"{name}_same_as"]
+                parts.append(f"{caption}: the same figure as on {same}.")
+            elif name in figure_links:
+                parts.append(f"{caption}.\n\n![{alt}]({figure_links[name]})")
         if "difference_same_as" in figure_links:
             parts.append(
                 f"Where two backends' mistakes differ: {figure_links['difference_pair']}, "
-                f"seed 0: the same difference as on `{figure_links['difference_same_as']}`."
+                f"seed 0: the same difference as on {figure_links['difference_same_as']}."
             )
         elif "difference" in figure_links:
             parts.append(

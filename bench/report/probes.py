@@ -9,7 +9,6 @@ from bench.analysis.collect import get
 from bench.analysis.hosts import Probes, invocation_of
 from bench.analysis.measures import median_of
 from bench.host.gemm_probe import HOST_SPEED_TOLERANCE, speeds_differ
-from bench.report.speed import NAME_COLUMNS, name_columns
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.run.roofline import PEAK_RULE, machine_peak, percent_of_peak
 
@@ -80,26 +79,26 @@ def roofline_table(groups: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes)
             continue
         peak, source = group_peak(row, all_runs, probes)
         rows.append({
-            **name_columns(row),
+            "group": row.label,
             "achieved GFLOP/s": fmt(achieved, ".1f"),
-            "% of peak (peak GFLOP/s)": f"{fmt(percent_of_peak(achieved, peak), '.0f')} "
-            f"(of {fmt(peak, '.0f')})",
-            "framework GEMM, model shapes": fmt(
+            "% of peak": fmt(percent_of_peak(achieved, peak), ".0f"),
+            "peak GFLOP/s": fmt(peak, ".0f"),
+            "GEMM, model shapes": fmt(
                 median_of(runs, "roofline.framework_gemm.model_shapes_gflops"), ".0f"
             ),
-            "framework GEMM, 2048²": fmt(
-                median_of(runs, "roofline.framework_gemm.square_gflops"), ".0f"
-            ),
+            "GEMM, 2048²": fmt(median_of(runs, "roofline.framework_gemm.square_gflops"), ".0f"),
             "peak RSS MiB": fmt(median_of(runs, "memory.peak_rss_mib"), ",.0f"),
             "peak from": source,
         })  # fmt: skip
     if not rows:
         return None
-    numeric = [c for c in rows[0] if c not in (*NAME_COLUMNS, "peak from")]
+    numeric = [c for c in rows[0] if c not in ("group", "peak from")]
     return to_markdown(pd.DataFrame(rows), numeric)
 
 
-def probe_table(machine: str, invocations: Iterable[str], probes: Probes) -> str | None:
+def probe_table(
+    machine: str, invocations: Iterable[str], probes: Probes, alias: str | None = None
+) -> str | None:
     """The neutral probes of a machine's invocations: when, rates, busy cores."""
     rows = []
     for invocation in invocations:
@@ -108,7 +107,7 @@ def probe_table(machine: str, invocations: Iterable[str], probes: Probes) -> str
         ):
             probe = record["probe"]
             rows.append({
-                "machine": machine,
+                "machine": alias or machine,
                 "invocation": invocation,
                 "suite": str(record.get("suite_backend", MISSING)),
                 "phase": str(record.get("phase", MISSING)),
@@ -128,7 +127,7 @@ def render(main: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes) -> str:
     for machine, groups in main.groupby("machine", sort=False):
         table = roofline_table(groups, all_runs, probes)
         invocations = sorted({inv for row in groups.itertuples() if (inv := invocation_of(row))})
-        probe_rows = probe_table(machine, invocations, probes)
+        probe_rows = probe_table(machine, invocations, probes, groups["alias"].iloc[0])
         if table is None and probe_rows is None:
             continue
         if table:

@@ -6,10 +6,12 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.collect import get
+from bench.analysis.decision import ci_text
 from bench.analysis.hosts import Probes, comparable
-from bench.analysis.measures import THROUGHPUT, bulk_batch, median_of
+from bench.analysis.measures import THROUGHPUT, bulk_batch
 from bench.analysis.pairing import gain
 from bench.analysis.precision import judge_precisions
+from bench.analysis.tidy import BY_COLUMN, group_value
 from bench.report.probes import HOST_SPEED_FLAG
 from bench.report.tables import MISSING, fmt, to_markdown
 from bench.stats import FASTER, SAME, SLOWER
@@ -32,24 +34,23 @@ def gain_cell(found: dict[str, Any] | None) -> str:
     """ "1.38× [1.18–1.62] FASTER", or "n/a"."""
     if found is None:
         return MISSING
-    ci = found["ci95"]
-    interval = "" if ci is None else f" [{ci[0]:.2f}–{ci[1]:.2f}]"
+    interval = "" if found["ci95"] is None else f" {ci_text(found['ci95'])}"
     return f"{found['ratio']:.2f}×{interval} {found['outcome']}"
 
 
 def break_even(default: Any, tuned: Any) -> str:
     """After how many epochs tuned's faster steady epoch pays back its extra compile time."""
-    steady_d = median_of(default.group_runs, "timings.steady_epoch_seconds")
-    steady_t = median_of(tuned.group_runs, "timings.steady_epoch_seconds")
-    compile_d = median_of(default.group_runs, "timings.compile_overhead_seconds")
-    compile_t = median_of(tuned.group_runs, "timings.compile_overhead_seconds")
+    steady_d = group_value(default.group_runs, "steady_epoch_seconds")
+    steady_t = group_value(tuned.group_runs, "steady_epoch_seconds")
+    compile_d = group_value(default.group_runs, "compile_seconds")
+    compile_t = group_value(tuned.group_runs, "compile_seconds")
     if None in (steady_d, steady_t, compile_d, compile_t):
         return MISSING
     if steady_t >= steady_d:
         return "never (no faster per epoch)"
-    if compile_t <= compile_d:
-        return "from epoch 1"
-    return f"{math.ceil((compile_t - compile_d) / (steady_d - steady_t))} epochs"
+    # Tuned is ahead once k * (steady saved) covers the extra compile: from epoch k on.
+    extra = max(0.0, compile_t - compile_d)
+    return f"from epoch {max(1, math.ceil(extra / (steady_d - steady_t)))}"
 
 
 def job_verdict(found: dict[str, Any] | None) -> str:
@@ -61,11 +62,12 @@ def job_verdict(found: dict[str, Any] | None) -> str:
     return {FASTER: "faster", SAME: "same"}.get(found["outcome"], "not decided")
 
 
-def seconds_pair(default: Any, tuned: Any, dotted: str) -> str:
-    """Medians "default → tuned" in seconds."""
+def seconds_pair(default: Any, tuned: Any, column: str) -> str:
+    """ "default → tuned" in seconds, each the group table's value (bench.analysis.tidy)."""
+    spec = BY_COLUMN[column].spec
     return (
-        f"{fmt(median_of(default.group_runs, dotted), '.2f')} → "
-        f"{fmt(median_of(tuned.group_runs, dotted), '.2f')}"
+        f"{fmt(group_value(default.group_runs, column), spec)} → "
+        f"{fmt(group_value(tuned.group_runs, column), spec)}"
     )
 
 
@@ -84,7 +86,8 @@ def default_vs_tuned(selected: pd.DataFrame, probes: Probes | None = None) -> st
         tuned, default = by_profile.get("tuned"), by_profile.get("default")
         if tuned is None or default is None:
             continue
-        row = {"machine": machine, "backend": f"{backend}/{device}" + " (quick)" * quick}
+        alias = getattr(by_profile["tuned"], "alias", machine)
+        row = {"machine": alias, "backend": f"{backend}/{device}" + " (quick)" * quick}
         if not comparable([default, tuned], probes):
             rows.append({**row, "steady epoch gain": HOST_SPEED_FLAG})
             continue
@@ -93,9 +96,9 @@ def default_vs_tuned(selected: pd.DataFrame, probes: Probes | None = None) -> st
             **row,
             "steady epoch gain": gain_cell(gain(default, tuned, "timings.steady_epoch_seconds")),
             "time to a trained model gain": gain_cell(job),
-            "compile s": seconds_pair(default, tuned, "timings.compile_overhead_seconds"),
+            "compile s": seconds_pair(default, tuned, "compile_seconds"),
             "break-even": break_even(default, tuned),
-            "first predict s": seconds_pair(default, tuned, "timings.predict_first_call_seconds"),
+            "first predict s": seconds_pair(default, tuned, "first_predict_seconds"),
             "bulk predict gain": gain_cell(bulk_gain(default, tuned)),
             "for the documented job": job_verdict(job),
         })  # fmt: skip
@@ -167,7 +170,7 @@ def lower_precision(selected: pd.DataFrame) -> str | None:
     for judged in judge_precisions(selected[~selected["quick"]]):
         reached = MISSING if not judged.runs else f"{judged.runs - judged.missed} of {judged.runs}"
         rows.append({
-            "machine": f"`{judged.row.machine}`",
+            "machine": getattr(judged.row, "alias", judged.row.machine),
             "backend": judged.row.backend,
             "profile": f"{judged.row.profile} ({judged.precision})",
             "time to a trained model gain": gain_cell(judged.speed),

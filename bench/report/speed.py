@@ -5,107 +5,116 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.collect import get
-from bench.analysis.measures import THROUGHPUT, bulk_batch, median_of, stats_of, values
+from bench.analysis.measures import THROUGHPUT, values
+from bench.analysis.tidy import GEOMETRIC_MEAN, formatted, typical
 from bench.report.tables import MISSING, fmt, to_markdown
-from bench.stats import MIN_SPEED_EFFECT, describe
 
 NOISY = "⚠ noisy"
 NAME_COLUMNS = ("machine", "backend", "device", "profile")
 
 
-def accuracy_cell(accuracies: list[float]) -> str:
-    """The median accuracy, with the min to max range when there are several runs."""
-    if not accuracies:
-        return MISSING
-    stats = describe(accuracies)
-    cell = f"{stats['median']:.4f}"
-    if stats["count"] > 1:
-        cell += f" ({stats['min']:.4f} to {stats['max']:.4f})"
-    return cell
+NEGATIVE_COMPILE = "< 0 †"
+NEGATIVE_COMPILE_NOTE = (
+    "† *compile s* is the first epoch minus the steady epoch; below zero the first epoch was no "
+    "slower than the steady ones: no compile cost shows, and the difference is noise."
+)
 
 
-def noisy_notes(label: str, steady: dict[str, Any] | None, noisy_runs: int) -> list[str]:
-    """Why a group's steady epoch is flagged noisy, across its runs and within them."""
-    notes = []
-    if steady is not None and steady["noisy"]:
-        notes.append(
-            f"{label}: the 95% interval of its steady epoch across its {steady['count']} runs "
-            f"is ±{steady['resolution']:.1%}, wider than ±{MIN_SPEED_EFFECT:.0%}, so it cannot "
-            "resolve that difference on its own."
-        )
-    if noisy_runs:
-        notes.append(
-            f"{label}: within {noisy_runs} of its runs the steady epochs' own 95% interval is "
-            f"wider than ±{MIN_SPEED_EFFECT:.0%}."
-        )
-    return notes
+def cell(groups: pd.DataFrame, group: str, column: str) -> str:
+    """A group's value of `column` from the group table, formatted as everywhere, or n/a."""
+    return formatted(groups, group, column) or MISSING
 
 
-def steady_cell(steady: dict[str, Any] | None, noisy_runs: int = 0) -> str:
-    """The median steady epoch with the ± half-width of its 95% interval, flagged when noisy."""
-    if steady is None:
-        return MISSING
-    cell = f"{steady['median']:.3f}"
-    if steady["resolution"] is not None:
-        cell += f" ±{steady['resolution']:.0%}"
-    if steady["noisy"] or noisy_runs:
-        cell += f" {NOISY}"
-    return cell
+def accuracy_cell(groups: pd.DataFrame, group: str) -> str:
+    """The mean test accuracy, with the min to max range when there are several runs."""
+    text = cell(groups, group, "test_accuracy")
+    if groups.at[group, "test_accuracy_n"] > 1:
+        low, high = groups.at[group, "accuracy_min"], groups.at[group, "accuracy_max"]
+        text += f" ({low:.4f} to {high:.4f})"
+    return text
+
+
+def compile_cell(groups: pd.DataFrame, group: str) -> str:
+    """The mean compile overhead; below zero marked, never shown as a negative cost."""
+    value = groups.at[group, "compile_seconds"]
+    if value is not None and not pd.isna(value) and value < 0:
+        return NEGATIVE_COMPILE
+    return cell(groups, group, "compile_seconds")
+
+
+def steady_cell(groups: pd.DataFrame, group: str) -> str:
+    """The steady epoch with the ± half-width of its 95% interval, flagged when noisy.
+
+    Noisy means one thing everywhere: the interval is wider than ±MIN_SPEED_EFFECT
+    (`bench.analysis.decision.noisy_groups` lists the same groups).
+    """
+    text = cell(groups, group, "steady_epoch_seconds")
+    resolution = groups.at[group, "steady_resolution"]
+    if resolution is not None and not pd.isna(resolution):
+        text += f" ±{resolution:.0%}"
+    if groups.at[group, "steady_noisy"]:
+        text += f" {NOISY}"
+    return text
+
+
+def target_cell(groups: pd.DataFrame, group: str) -> str:
+    """Time to target accuracy over the runs that reached it, and the misses."""
+    text = cell(groups, group, "time_to_target_seconds")
+    missed = int(groups.at[group, "target_missed"])
+    if missed:
+        text += f" (missed {missed} of {groups.at[group, 'runs']})"
+    return text
 
 
 def name_columns(row: Any) -> dict[str, str]:
-    """The cells that name a group: machine, backend (marked when quick), device, profile."""
+    """The cells that name a group: machine alias, backend (marked when quick), device, profile."""
     return {
-        "machine": row.machine,
+        "machine": getattr(row, "alias", row.machine),
         "backend": f"{row.backend} (**quick**)" if row.quick else row.backend,
         "device": row.device,
         "profile": row.profile,
     }
 
 
-def training_table(selected: pd.DataFrame) -> tuple[str, list[str]]:
-    """One row per group: accuracy and training times across its runs; and the noisy notes."""
-    rows, notes = [], []
-    for row in selected.itertuples():
-        runs = row.group_runs
-        steady = stats_of(runs, "timings.steady_epoch_seconds")
-        noisy_runs = [get(r, "run_id") for r in runs if get(r, "timings.steady_epoch_noisy")]
-        notes += noisy_notes(row.label, steady, len(noisy_runs))
-        rows.append({
-            **name_columns(row),
-            "runs": str(len(runs)),
-            "test accuracy": accuracy_cell(values(runs, "metrics.test_accuracy")),
-            "time to a trained model s": fmt(median_of(runs, "timings.fit_seconds"), ".2f"),
-            "compile s": fmt(median_of(runs, "timings.compile_overhead_seconds"), ".2f"),
-            "steady epoch s (95% CI)": steady_cell(steady, len(noisy_runs)),
-            "train samples/s": fmt(median_of(runs, "timings.train_samples_per_second"), ",.0f"),
-        })  # fmt: skip
-    frame = pd.DataFrame(rows)
-    return to_markdown(frame, [c for c in frame.columns if c not in NAME_COLUMNS]), notes
-
-
-def bulk_rate(runs: list[dict[str, Any]]) -> tuple[float | None, str | None]:
-    """The median prediction throughput at the largest batch every run measured, and the batch."""
-    size = bulk_batch(runs)
-    return (None, None) if size is None else (median_of(runs, f"{THROUGHPUT}.{size}"), size)
-
-
-def prediction_table(selected: pd.DataFrame) -> str | None:
-    """Batch-1 latency, the first call and bulk throughput per group, medians across repeats."""
+def training_table(selected: pd.DataFrame, groups: pd.DataFrame) -> str:
+    """One row per group: accuracy and training times across its runs (the group table's)."""
     rows = []
     for row in selected.itertuples():
-        runs = row.group_runs
-        paths = {get(r, "timings.predict_path") for r in runs} - {None}
+        group = row.repeat_group
+        rows.append({
+            **name_columns(row),
+            "runs": str(groups.at[group, "runs"]),
+            "test accuracy": accuracy_cell(groups, group),
+            "time to target s": target_cell(groups, group),
+            "time to a trained model s": cell(groups, group, "fit_seconds"),
+            "compile s": compile_cell(groups, group),
+            "steady epoch s (95% CI)": steady_cell(groups, group),
+            "train samples/s": cell(groups, group, "train_samples_per_second"),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    table = to_markdown(frame, [c for c in frame.columns if c not in NAME_COLUMNS])
+    if (frame["compile s"] == NEGATIVE_COMPILE).any():
+        table += "\n\n" + NEGATIVE_COMPILE_NOTE
+    return table
+
+
+def prediction_table(selected: pd.DataFrame, groups: pd.DataFrame) -> str | None:
+    """Batch-1 latency, the first call and bulk throughput per group (the group table's)."""
+    rows = []
+    for row in selected.itertuples():
+        paths = {get(r, "timings.predict_path") for r in row.group_runs} - {None}
         if not paths:
             continue
-        rate, size = bulk_rate(runs)
+        group = row.repeat_group
+        batch = groups.at[group, "bulk_batch"]
+        bulk = cell(groups, group, "bulk_samples_per_second")
         rows.append({
             **name_columns(row),
             "path": ", ".join(sorted(paths)),
-            "p50 ms": fmt(median_of(runs, "timings.predict_latency_p50_ms"), ".3f"),
-            "p99 ms": fmt(median_of(runs, "timings.predict_latency_p99_ms"), ".3f"),
-            "first predict s": fmt(median_of(runs, "timings.predict_first_call_seconds"), ".3f"),
-            "bulk samples/s": MISSING if rate is None else f"{rate:,.0f} @{int(size):,}",
+            "p50 ms": cell(groups, group, "latency_p50_ms"),
+            "p99 ms": cell(groups, group, "latency_p99_ms"),
+            "first predict s": cell(groups, group, "first_predict_seconds"),
+            "bulk samples/s": bulk if bulk == MISSING else f"{bulk} @{int(batch):,}",
         })  # fmt: skip
     if not rows:
         return None
@@ -114,14 +123,18 @@ def prediction_table(selected: pd.DataFrame) -> str | None:
 
 
 def throughput_curves(selected: pd.DataFrame) -> dict[str, dict[int, float]]:
-    """Per group ("jax/cpu · tuned"): median prediction throughput at each batch size measured.
+    """Per group ("jax/cpu · tuned"): prediction throughput at each batch size measured (the
+    geometric mean of its runs, as in the tables).
 
     For one machine's groups: the names leave the machine out.
     """
     curves = {}
     for row in selected.itertuples():
         sizes = {int(size) for r in row.group_runs for size in (get(r, THROUGHPUT) or {})}
-        curve = {size: median_of(row.group_runs, f"{THROUGHPUT}.{size}") for size in sizes}
+        curve = {
+            size: typical(values(row.group_runs, f"{THROUGHPUT}.{size}"), GEOMETRIC_MEAN)
+            for size in sizes
+        }
         curve = {size: rate for size, rate in sorted(curve.items()) if rate}
         if curve:
             curves[f"{row.backend}/{row.device} · {row.profile}"] = curve
@@ -153,10 +166,10 @@ def settings_table(selected: pd.DataFrame) -> str | None:
             k: v for k, v in (settings.get("environment") or {}).items() if v is not None
         }
         rows.append({
-            **name_columns(row),
+            "group": row.label,
             "jit_compile asked → resolved": f"{settings.get('jit_compile_requested')} → "
             f"{settings.get('jit_compile_resolved')}",
-            "steps_per_execution": str(settings.get("steps_per_execution")),
+            "steps/execution": str(settings.get("steps_per_execution")),
             "threads": threads_cell(settings.get("threads")),
             "framework reports": ", ".join(f"{k}={v}" for k, v in framework.items()) or MISSING,
             "dtype policy": str(settings.get("dtype_policy")),
