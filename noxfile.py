@@ -138,10 +138,11 @@ def microbench(session: nox.Session, backend: str) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def reportbench(session: nox.Session) -> None:
-    """pytest-benchmark of building the report from 50 result files (no backend needed)."""
+    """pytest-benchmark of building the report: 50 result files, and a 20-machine fleet."""
     install_project(session, "test")
     session.run(
-        "python", "-m", "pytest", "benchmarks/test_report_build.py", "-p", "no:cacheprovider",
+        "python", "-m", "pytest", "-p", "no:cacheprovider",
+        "benchmarks/test_report_build.py", "benchmarks/test_report_fleet.py",
         *session.posargs, env={"KERAS_BACKEND": "jax"},
     )  # fmt: skip
 

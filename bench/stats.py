@@ -11,6 +11,7 @@
   at after every round honest, and how many rounds would likely decide a paired margin.
 """
 
+import functools
 import math
 import numbers
 from collections.abc import Sequence
@@ -173,6 +174,7 @@ def paired_tost(
     }
 
 
+@functools.lru_cache(maxsize=4096)  # a numerical integral, asked again for every report table
 def tost_power(
     n: int, sd: float, margin: float, true_difference: float = 0.0, alpha: float = ALPHA
 ) -> float:

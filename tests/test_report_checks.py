@@ -93,7 +93,7 @@ def test_a_host_that_changed_speed_during_an_invocation_is_flagged(tmp_path):
     write_probe(tmp_path, invocation=INVOCATION, square_gflops=300.0, phase="end")
     report, _ = build(tmp_path)
     summary = section(report, "Host speed during the runs")
-    assert "The host's speed moved during the runs on M1 (CPU) mlp" in above_appendix(report)
+    assert "The host's speed moved during the runs of mlp on M1 (CPU)" in above_appendix(report)
     # One flag per invocation, naming every group it holds and the range measured.
     assert summary.count(f"{HOST_SPEED_FLAG}: during invocation `{INVOCATION}`") == 1
     assert "(jax/cpu · default, jax/cpu · tuned)" in summary
@@ -267,7 +267,7 @@ def test_a_failed_step_is_named_where_the_verdict_is_shown(tmp_path):
     write_verdicts(tmp_path, parity_step_verdict(0.0, step_error=1e-2))
     report, _ = build(tmp_path)
     assert "### `nox -s parity` on M1: **FAIL**" in report
-    assert "Accuracy parity FAILs on M1 (CPU) mlp" in above_appendix(report)
+    assert "Accuracy parity FAILs for mlp on M1 (CPU)" in above_appendix(report)
     assert "first difference at step 1 (tensorflow vs jax): dense/kernel gradient" in report
 
 

@@ -1,5 +1,6 @@
 """Read the result files under a results folder and pick the runs the report compares."""
 
+import json
 import math
 import numbers
 import os
@@ -117,12 +118,21 @@ def non_finite_key(value: Any, dotted: str = "") -> str | None:
     return None
 
 
+def has_non_finite(result: dict[str, Any]) -> bool:
+    """Whether a NaN or infinity is anywhere in `result` (json's C encoder checks it fast)."""
+    try:
+        json.dumps(result, allow_nan=False)
+    except ValueError:
+        return True
+    return False
+
+
 def check_fields(result: dict[str, Any], path: Path) -> None:
     """Raise ResultFileError unless `result` has the fields the report cannot do without.
 
     A NaN or infinite number anywhere (which digitrec never writes) makes the file unusable.
     """
-    bad = non_finite_key(result)
+    bad = non_finite_key(result) if has_non_finite(result) else None
     if bad:
         raise ResultFileError(f"{path}: {bad} is not a finite number; the file is damaged")
     for column in REQUIRED_COLUMNS:
@@ -254,6 +264,14 @@ def select_latest(
             ]
         )
         for group, machine in zip(chosen["repeat_group"], chosen["machine"], strict=True)
+    ]
+    # A repeat group id is unique per suite run, yet copies of results can share one across
+    # machines: `group_key` names a group wherever the report tabulates groups.
+    chosen["group_key"] = [
+        f"{machine}|{workload}|{group}"
+        for machine, workload, group in zip(
+            chosen["machine"], chosen["workload"], chosen["repeat_group"], strict=True
+        )
     ]
     return in_report_order(without_superseded(chosen, schedules or {}))
 

@@ -94,7 +94,7 @@ def runs_table(groups: pd.DataFrame) -> pd.DataFrame:
         bulk = batches.get((row.machine, row.device, row.quick))
         for result in row.group_runs:
             record = {
-                "repeat_group": row.repeat_group,
+                "group_key": row.group_key,
                 "label": row.label,
                 "machine": row.machine,
                 "backend": row.backend,
@@ -115,9 +115,9 @@ def runs_table(groups: pd.DataFrame) -> pd.DataFrame:
 
 
 def groups_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per group (indexed by repeat group): runs, each quantity's value, the spreads."""
+    """One row per group (indexed by its `group_key`): runs, each quantity's value, spreads."""
     rows = {}
-    for group, found in runs.groupby("repeat_group", sort=False):
+    for group, found in runs.groupby("group_key", sort=False):
         record: dict[str, Any] = {"runs": len(found), "bulk_batch": found["bulk_batch"].iloc[0]}
         for quantity in QUANTITIES:
             measured = found[quantity.column].dropna().tolist()

@@ -15,7 +15,7 @@ from bench.stats import MIN_SEEDS
 from digitrec_core.config import BACKENDS
 from digitrec_core.workloads import DEFAULT_WORKLOAD, Workload, file_suffix
 
-# From the power calculation in the README ("Accuracy parity"): with the paired seed-to-seed
+# From the power calculation (docs/methodology.md, "Accuracy parity"): with the paired per-seed
 # spread measured here, 5 seeds pass identical backends in all three pairs at least 95% of the
 # time; TOST itself keeps a true 0.4-point difference from passing more than 5% of the time.
 DEFAULT_SEEDS = 5

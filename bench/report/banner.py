@@ -2,15 +2,34 @@
 
 from collections.abc import Sequence
 
-from bench.report import headline
 from bench.report.summary import Place
 
 
 def by_machine(places: Sequence[Place], flagged) -> str:
-    """ "M1 (mlp), M3 (convnet)": the places where `flagged(place)` holds."""
-    return ", ".join(
-        f"{headline.where(place.verdict)} {place.workload}" for place in places if flagged(place)
+    """ "mlp on M1–M3, M7 (CPU); convnet on M2 (CPU)": the places where `flagged(place)` holds."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for place in places:
+        if flagged(place):
+            key = (place.workload, place.verdict.device.upper())
+            found.setdefault(key, []).append(place.verdict.alias or place.verdict.machine)
+    return "; ".join(
+        f"{workload} on {ranges(aliases)} ({device})"
+        for (workload, device), aliases in found.items()
     )
+
+
+def ranges(aliases: list[str]) -> str:
+    """ "M1–M4, M7": runs of consecutive aliases written as a range."""
+    numbered = sorted(int(a[1:]) for a in aliases if a[:1] == "M" and a[1:].isdigit())
+    others = sorted(a for a in aliases if not (a[:1] == "M" and a[1:].isdigit()))
+    spans: list[list[int]] = []
+    for number in numbered:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    written = [f"M{a}" if a == b else f"M{a}–M{b}" for a, b in spans]
+    return ", ".join(written + others)
 
 
 def warnings(
@@ -24,12 +43,12 @@ def warnings(
     parity_failed = by_machine(places, lambda p: p.parity is not None and bool(p.parity.failed))
     if parity_failed:
         found.append(
-            f"Accuracy parity FAILs on {parity_failed}: read its parity line before choosing."
+            f"Accuracy parity FAILs for {parity_failed}: read its parity line before choosing."
         )
     moved = by_machine(places, lambda p: bool(p.verdict.unsteady_hosts))
     if moved:
         found.append(
-            f"The host's speed moved during the runs on {moved}: margins paired by round keep "
+            f"The host's speed moved during the runs of {moved}: margins paired by round keep "
             "their meaning, unpaired ones are suspect (see Roofline and host speed)."
         )
     unranked = by_machine(
@@ -38,7 +57,7 @@ def warnings(
     )
     if unranked:
         found.append(
-            f"Not ranked on {unranked}: its groups ran on hosts of different speed; run every "
+            f"Not ranked, the groups ran on hosts of different speed: {unranked}; run every "
             "backend in one `nox -s bench`."
         )
     flipped = by_machine(
@@ -50,13 +69,13 @@ def warnings(
     )
     if flipped:
         found.append(
-            f"On {flipped}, leaving out the rounds flagged disturbed would change a decided "
-            "margin: rerun `nox -s bench` on a quieter machine."
+            f"Leaving out the rounds flagged disturbed would change a decided margin of {flipped}: "
+            "rerun `nox -s bench` on a quieter machine."
         )
     slower = by_machine(places, lambda p: bool(p.verdict.flagged))
     if slower:
         found.append(
-            f"A tuned profile is slower than its default for the documented job on {slower}, "
+            f"A tuned profile is slower than its default for the documented job in {slower}, "
             "so it is never recommended for it (see Tuned profiles)."
         )
     if failures:

@@ -31,6 +31,7 @@ from bench.report import (
     banner,
     environment,
     failed_runs,
+    figure_writer,
     headline,
     markdown,
     micro_section,
@@ -44,6 +45,7 @@ from bench.report.html import to_html
 from bench.report.markdown import Figures, render
 from bench.report.samples import TestSet, find_disagreements, load_test_set
 from bench.report.speed import throughput_curves
+from bench.report.summary import FULL_SUMMARY_MACHINES
 from bench.suite.failures import read_failures
 from digitrec_core.results import decode_images, write_text_atomically
 from digitrec_core.workloads import DEFAULT_WORKLOAD
@@ -89,6 +91,36 @@ def build_report(
         "folder that holds the runs/ of your results",
     )
     schedules = load_schedules(results_dir, warn_and_list)
+    figures_dir = results_dir / FIGURES_DIR
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    # The figures render in worker processes while the text is built; the HTML copy and the
+    # clean-up of old PNGs wait until every file is written.
+    with figure_writer.in_parallel():
+        text, written = compose(
+            results_dir, out, collection, schedules, warn_and_list, other_skipped, test_set, now
+        )
+    write_text_atomically(out, text)
+    write_text_atomically(out.with_suffix(".html"), to_html(text, out.parent))
+    for png in figures_dir.rglob("*.png"):
+        if png not in written:
+            png.unlink()
+    for folder in sorted(figures_dir.glob("*/"), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return out
+
+
+def compose(
+    results_dir: Path,
+    out: Path,
+    collection,
+    schedules: dict[tuple[str, str], dict[str, Any]],
+    warn_and_list: Callable[[str], None],
+    other_skipped: list[str],
+    test_set: TestSet | None,
+    now: datetime | None,
+) -> tuple[str, set[Path]]:
+    """The report's Markdown and the figure files it links (drawn on the way)."""
     every_main, every_aside = split_quick(add_labels(select_latest(collection.runs, schedules)))
     names = workload_names(every_main, every_aside)
     groups = groups_table(runs_table(pd.concat([every_main, every_aside])))
@@ -97,7 +129,6 @@ def build_report(
     main, aside = (frame[frame["workload"] == names[0]] for frame in (every_main, every_aside))
 
     figures_dir = results_dir / FIGURES_DIR
-    figures_dir.mkdir(parents=True, exist_ok=True)
     figures, written = draw_figures(main, figures_dir, out.parent, test_set, groups)
     host_probes = load_probes(results_dir, warn_and_list)
     host_notes = [
@@ -173,15 +204,7 @@ def build_report(
         runs_dir=relative(results_dir / "runs", out.parent),
         generated=now or datetime.now(UTC),
     )
-    write_text_atomically(out, text)
-    write_text_atomically(out.with_suffix(".html"), to_html(text, out.parent))
-    for png in figures_dir.rglob("*.png"):
-        if png not in written:
-            png.unlink()
-    for folder in sorted(figures_dir.glob("*/"), reverse=True):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    return out
+    return text, written
 
 
 @dataclass
@@ -300,7 +323,8 @@ def relink(figures: Figures, figures_dir: Path, link: Callable[[Path], str]) -> 
             return {key: again(item) for key, item in value.items()}
         return value
 
-    return Figures(**{name: again(getattr(figures, name)) for name in WORKLOAD_FIGURES})
+    kept = {name: again(getattr(figures, name)) for name in WORKLOAD_FIGURES}
+    return Figures(**kept, per_machine_left_out=figures.per_machine_left_out)
 
 
 def draw_figures(
@@ -322,23 +346,26 @@ def draw_figures(
         written.add(path)
         return relative(path, report_dir)
 
+    # Learning curves and confusion matrices do not depend on a machine's speed: one line and
+    # one panel per backend, device and profile, from the runs of every machine.
+    pooled = pooled_runs(main)
     histories = {
-        row.label: history
-        for row in main.itertuples()
-        if isinstance(history := get(row.result, "metrics.history"), dict)
+        label: history for label, runs in pooled.items() if (history := median_history(runs))
     }
     if histories:
         path = plots.plot_learning_curves(histories, figures_dir / "learning_curves.png")
         figures.learning_curves = link(path)
 
     matrices = {}
-    for row in main.itertuples():
-        found = [np.asarray(get(r, "metrics.confusion_matrix", [])) for r in row.group_runs]
+    for label, runs in pooled.items():
+        found = [np.asarray(get(r, "metrics.confusion_matrix", [])) for r in runs]
         found = [m for m in found if m.ndim == 2 and m.size and np.issubdtype(m.dtype, np.number)]
         if found and len({m.shape for m in found}) == 1:
-            accuracy = groups.at[row.repeat_group, "test_accuracy"]
-            runs = f"{len(found)} runs summed" if len(found) > 1 else "1 run"
-            matrices[f"{row.label}\nmean accuracy {accuracy:.4f}, {runs}"] = sum(found)
+            accuracy = np.mean([r["metrics"]["test_accuracy"] for r in runs])
+            machines = len({get(r, "machine.id") for r in runs})
+            where = f" on {machines} machines" if machines > 1 else ""
+            summed = f"{len(found)} runs summed{where}" if len(found) > 1 else "1 run"
+            matrices[f"{label}\nmean accuracy {accuracy:.4f}\n{summed}"] = sum(found)
     if matrices:
         path = plots.plot_confusion_grid(matrices, figures_dir / "confusion_matrices.png")
         figures.confusion_grid = link(path)
@@ -358,19 +385,48 @@ def draw_figures(
     return figures, written
 
 
+def pooled_runs(main: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Every run of each backend, device and profile (and quick mode), over all machines."""
+    pooled: dict[str, list[dict[str, Any]]] = {}
+    for row in main.itertuples():
+        label = f"{row.backend}/{row.device} · {row.profile}" + (" (quick)" if row.quick else "")
+        pooled.setdefault(label, []).extend(row.group_runs)
+    return pooled
+
+
+def median_history(runs: list[dict[str, Any]]) -> dict[str, list[float]] | None:
+    """Per history key, the median over the runs at each epoch (runs of another length left out)."""
+    histories = [h for r in runs if isinstance(h := get(r, "metrics.history"), dict)]
+    if not histories:
+        return None
+    found = {}
+    for key in histories[-1]:
+        curves = [h[key] for h in histories if isinstance(h.get(key), list)]
+        length = len(curves[-1]) if curves else 0
+        curves = [c for c in curves if len(c) == length]
+        if length and curves:
+            found[key] = np.median(np.asarray(curves, dtype=float), axis=0).tolist()
+    return found or None
+
+
 def draw_speed_figures(
     full: pd.DataFrame, groups: pd.DataFrame, figures: Figures, figures_dir: Path, link
 ) -> None:
     """Steady epochs with intervals; per machine, time to a trained model and throughput.
 
-    Values are the group table's (geometric means; compile a mean), as in every table.
+    Values are the group table's (geometric means; compile a mean), as in every table. Beyond
+    FULL_SUMMARY_MACHINES machines the tables alone carry them: a figure per machine would not
+    be read, and drawing it would cost the report its speed.
     """
+    if full["machine"].nunique() > FULL_SUMMARY_MACHINES:
+        figures.per_machine_left_out = True
+        return
     bars = []
     for row in full.itertuples():
-        steady = groups.at[row.repeat_group, "steady_epoch_seconds"]
+        steady = groups.at[row.group_key, "steady_epoch_seconds"]
         if steady is None or pd.isna(steady):
             continue
-        half = groups.at[row.repeat_group, "steady_resolution"]
+        half = groups.at[row.group_key, "steady_resolution"]
         known = half is not None and not pd.isna(half)
         bars.append({
             "machine": row.alias,
@@ -382,12 +438,12 @@ def draw_speed_figures(
     if bars:
         path = plots.plot_steady_epoch_bars(bars, figures_dir / "steady_epoch.png")
         figures.steady_bars = link(path)
-    for index, (machine, machine_groups) in enumerate(full.groupby("machine", sort=False), 1):
+    for index, (_, machine_groups) in enumerate(full.groupby("machine", sort=False), 1):
         alias = machine_groups["alias"].iloc[0]
         splits = []
         for row in machine_groups.itertuples():
-            fit = groups.at[row.repeat_group, "fit_seconds"]
-            compile_seconds = groups.at[row.repeat_group, "compile_seconds"]
+            fit = groups.at[row.group_key, "fit_seconds"]
+            compile_seconds = groups.at[row.group_key, "compile_seconds"]
             if not pd.isna(fit) and not pd.isna(compile_seconds):
                 compile_seconds = max(0.0, compile_seconds)  # below 0 is noise: none measured
                 name = f"{row.backend}/{row.device} · {row.profile}"
@@ -398,7 +454,7 @@ def draw_speed_figures(
             title = f"Time to a trained model on {alias} (geometric means)"
             path = figures_dir / f"time_to_model_{index}.png"
             drawn = plots.plot_time_to_model(splits, path, title=title)
-            figures.time_to_model[machine] = link(drawn)
+            figures.time_to_model[alias] = link(drawn)
         learning = accuracy_curves(machine_groups)
         if learning:
             runs = [r for row in machine_groups.itertuples() for r in row.group_runs]
@@ -410,12 +466,12 @@ def draw_speed_figures(
                 target=targets.pop() if len(targets) == 1 else None,
                 title=f"Test accuracy against training time on {alias} (medians per epoch)",
             )
-            figures.accuracy_vs_time[machine] = link(drawn)
+            figures.accuracy_vs_time[alias] = link(drawn)
         curves = throughput_curves(machine_groups)
         if curves:
             title = f"Prediction throughput on {alias} (medians)"
             path = figures_dir / f"throughput_{index}.png"
-            figures.throughput[machine] = link(
+            figures.throughput[alias] = link(
                 plots.plot_throughput_vs_batch(curves, path, title=title)
             )
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.collect import get
-from bench.report.tables import MISSING, fmt, to_markdown
+from bench.report.tables import MISSING, fmt, plain, to_markdown
 
 
 def distinct(results: list[dict[str, Any]], dotted: str) -> str:
     """The distinct values at `dotted` across `results`, in first-seen order."""
     found = [str(value) for r in results if (value := get(r, dotted)) is not None]
-    return ", ".join(dict.fromkeys(found)) or MISSING
+    return ", ".join(plain(value) for value in dict.fromkeys(found)) or MISSING
 
 
 def commits(results: list[dict[str, Any]]) -> str:
@@ -29,7 +29,9 @@ def commits(results: list[dict[str, Any]]) -> str:
 def gpus_text(result: dict[str, Any]) -> str:
     gpus = get(result, "machine.gpus") or []
     return (
-        ", ".join(f"{gpu.get('name', '?')} ({fmt(gpu.get('memory_mib'), ',')} MiB)" for gpu in gpus)
+        ", ".join(
+            f"{plain(gpu.get('name', '?'))} ({fmt(gpu.get('memory_mib'), ',')} MiB)" for gpu in gpus
+        )
         or "none"
     )
 
@@ -43,7 +45,8 @@ def frameworks(groups: pd.DataFrame) -> str:
             version = get(result, "versions.framework_version")
             if name and version:
                 found.setdefault(name, set()).add(version)
-    return ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in found.items()) or MISSING
+    listed = ", ".join(f"{name} {'/'.join(sorted(v))}" for name, v in found.items())
+    return plain(listed) if listed else MISSING
 
 
 SHOWN_INVOCATIONS = 3
@@ -68,7 +71,7 @@ def machine_table(groups: pd.DataFrame) -> str:
     results = [result for runs in groups["group_runs"] for result in runs]
     latest = groups.iloc[-1]["result"]
     rows = {
-        "CPU": fmt(get(latest, "machine.cpu_model")),
+        "CPU": plain(fmt(get(latest, "machine.cpu_model"))),
         "cores (logical / physical)": f"{fmt(get(latest, 'machine.cpu_cores_logical'))} / "
         f"{fmt(get(latest, 'machine.cpu_cores_physical'))}",
         "memory GiB": fmt(get(latest, "machine.memory_gib")),

@@ -5,7 +5,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.collect import parse_utc
-from bench.report.tables import to_markdown
+from bench.report.tables import plain, to_markdown
 from digitrec_core.workloads import DEFAULT_WORKLOAD
 
 
@@ -48,7 +48,8 @@ def verdict_notes(
         place = (record["machine"]["id"], record["device"])
         notes.setdefault(place, {})[record["backend"]] = (
             f"⚠ {record['backend']} ({record['profile']}) failed here ({record['status']}): "
-            f"{record['reason']}. It is missing from this verdict; {record.get('fix', '')}."
+            f"{plain(record['reason'])}. It is missing from this verdict; "
+            f"{plain(record.get('fix', ''))}."
         )
     return {place: list(lines.values()) for place, lines in notes.items()}
 
@@ -66,8 +67,8 @@ def render(failures: list[dict[str, Any]]) -> str:
             "profile": record["profile"],
             "status": f"**{record['status']}**",
             "when (UTC)": str(record["created_utc"])[:19],
-            "reason": record["reason"],
-            "what to do": record.get("fix", ""),
+            "reason": plain(record["reason"]),
+            "what to do": plain(record.get("fix", "")),
         }
         for record in failures
     ]

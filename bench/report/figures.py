@@ -7,7 +7,6 @@ and parity charts.
 import itertools
 import math
 import os
-import tempfile
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,36 +20,14 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.ticker import NullLocator
 
-DPI = 100
+from bench.report.figure_writer import save
+
 WRONG_COLOR = "tab:red"
 TITLE_WIDTH_CHARS = 60
 # One colour per backend in every figure, so a backend reads the same everywhere.
 BACKEND_COLORS = {"tensorflow": "tab:orange", "jax": "tab:blue", "torch": "tab:green"}
 OTHER_COLORS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 PROFILE_STYLES = {"default": "-", "tuned": "--", "bf16": ":", "fp16": "-."}
-
-
-def save(fig: plt.Figure, path: str | os.PathLike) -> Path:
-    """Write `fig` to `path` as PNG, all of its text inside the image, and free it.
-
-    The PNG is written beside `path` and renamed onto it, so a reader never sees half a file.
-    """
-    path = Path(path)
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.stem}-", suffix=".png", delete=False
-        ) as handle:
-            partial = Path(handle.name)
-            try:
-                fig.savefig(handle, dpi=DPI, format="png", bbox_inches="tight")
-            except BaseException:
-                handle.close()
-                partial.unlink()
-                raise
-        os.replace(partial, path)
-    finally:
-        plt.close(fig)
-    return path
 
 
 def wrap(title: str, width: int | None = None) -> str:

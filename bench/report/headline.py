@@ -330,7 +330,8 @@ def rounds_notes(verdict: MachineVerdict) -> list[str]:
 
 def flagged_notes(verdict: MachineVerdict, main: pd.DataFrame) -> list[str]:
     """Tuned profiles that lose on the documented job, and are therefore never recommended."""
-    labels = main.loc[main["repeat_group"].isin(verdict.flagged), "label"]
+    mine = main[(main["machine"] == verdict.machine) & (main["device"] == verdict.device)]
+    labels = mine.loc[mine["repeat_group"].isin(verdict.flagged), "label"]
     return [
         f"⚠ {label} is slower than its default profile for the documented job (10-epoch fit, "
         "compile included), so it is never recommended for it; see Tuned profiles."

@@ -39,6 +39,7 @@ class Figures:
     time_to_model: dict[str, str] = field(default_factory=dict)  # machine -> link
     accuracy_vs_time: dict[str, str] = field(default_factory=dict)  # machine -> link
     throughput: dict[str, str] = field(default_factory=dict)  # machine -> link
+    per_machine_left_out: bool = False  # too many machines for a speed figure each
 
 
 TEMPLATES = jinja2.Environment(
@@ -136,7 +137,7 @@ def machines_legend(runs: pd.DataFrame) -> str:
         rows.append({
             "alias": alias,
             "machine (fingerprint)": f"`{machine}`",
-            "CPU": str(get(result, "machine.cpu_model") or "n/a"),
+            "CPU": tables.plain(get(result, "machine.cpu_model") or "n/a"),
             "devices": ", ".join(sorted(set(found["device"]))),
         })  # fmt: skip
     return tables.to_markdown(pd.DataFrame(rows))
@@ -178,7 +179,7 @@ def training(
 ) -> str:
     """Accuracy and training times of every group, the speed figures, noisy flags, quick runs."""
     used = len(main) + len(aside)
-    noisy = [row.label for row in main.itertuples() if groups.at[row.repeat_group, "steady_noisy"]]
+    noisy = [row.label for row in main.itertuples() if groups.at[row.group_key, "steady_noisy"]]
     parts = [
         "## Training",
         f"Found {runs_found} readable result file{'s' * (runs_found != 1)}"
@@ -198,6 +199,11 @@ def training(
         )
     for machine, link in figures.time_to_model.items():
         parts.append(f"![Time to a trained model on {machine}: compile and training]({link})")
+    if figures.per_machine_left_out:
+        parts.append(
+            "With this many machines the speed figures per machine are left out; the tables "
+            "above hold every number they would show."
+        )
     if main["quick"].any() or len(aside):
         parts.append(QUICK_NOTE)
     if len(aside):
@@ -319,8 +325,8 @@ def accuracy_spread(runs: pd.DataFrame, groups: pd.DataFrame) -> str:
     lines = []
     for (machine, quick), found in runs.groupby(["alias", "quick"], sort=False):
         mode = " (quick runs, not comparable)" if quick else ""
-        means = groups.loc[found["repeat_group"], "test_accuracy"].dropna()
-        counts = groups.loc[found["repeat_group"], "test_accuracy_n"]
+        means = groups.loc[found["group_key"], "test_accuracy"].dropna()
+        counts = groups.loc[found["group_key"], "test_accuracy_n"]
         if len(means) < 2:
             lines.append(f"Accuracy spread across groups on {machine}{mode}: only one group.")
             continue

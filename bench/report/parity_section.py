@@ -1,5 +1,6 @@
 """The report's parity section: the benchmark's own accuracy verdict and nox -s parity's."""
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,8 +158,16 @@ def bench_parity(groups: pd.DataFrame) -> tuple[list[int], dict[str, Any] | None
     common = sorted(set.intersection(*(set(seeds) for seeds in by_backend.values())))
     if len(common) < MIN_SEEDS:
         return common, None
-    paired = {b: {seed: by_seed[seed] for seed in common} for b, by_seed in by_backend.items()}
-    return common, statistical_verdict(paired, ACCURACY_TOLERANCE)
+    paired = tuple(
+        (b, tuple((seed, by_seed[seed]) for seed in common)) for b, by_seed in by_backend.items()
+    )
+    return common, paired_verdict(paired)
+
+
+@functools.lru_cache(maxsize=1024)  # the summary and the parity section ask for the same one
+def paired_verdict(paired: tuple[tuple[str, tuple[tuple[int, float], ...]], ...]) -> dict:
+    """`statistical_verdict` of (backend, ((seed, accuracy), ...)) pairs, computed once."""
+    return statistical_verdict({b: dict(seeds) for b, seeds in paired}, ACCURACY_TOLERANCE)
 
 
 def default_full(main: pd.DataFrame) -> pd.DataFrame:
@@ -356,7 +365,7 @@ def render(main: pd.DataFrame, verdicts: dict[str, dict[str, Any]], links: dict)
         f"backends is **PASS** when the 90% interval of its mean paired accuracy difference "
         f"lies within ±{ACCURACY_TOLERANCE}, **FAIL** when it lies wholly beyond, and "
         "**INCONCLUSIVE** otherwise, with the number of seeds that would likely decide it "
-        "(README, Accuracy parity).",
+        "(docs/methodology.md, Accuracy parity).",
     ]
     parts += bench_accuracy_parity(main)
     if not verdicts:

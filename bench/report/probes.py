@@ -140,7 +140,8 @@ def render(main: pd.DataFrame, all_runs: pd.DataFrame, probes: Probes) -> str:
     if not parts:
         return ""
     intro = (
-        "Achieved GFLOP/s is the training FLOPs of an epoch (README, Roofline) over the steady "
+        "Achieved GFLOP/s is the training FLOPs of an epoch (docs/methodology.md, Roofline) "
+        "over the steady "
         f"epoch. *% of peak* divides it by one peak per machine and invocation: {PEAK_RULE}. "
         "*framework GEMM* is what the run's own framework reached in its probe (its kernels, "
         "its thread setting), shown beside the peak rather than used as its own denominator."

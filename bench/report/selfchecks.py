@@ -56,7 +56,8 @@ def render(selfchecks: dict[str, dict[tuple[str, str], dict[str, Any]]]) -> str:
         return ""
     parts = [
         "## Self-checks",
-        "The suite measures itself (README, Benchmarks of the suite itself): *overhead* is "
+        "The suite measures itself (docs/development.md, Benchmarks of the suite itself): "
+        "*overhead* is "
         f"{CHECKS['overhead'][2]}; *faithfulness* is {CHECKS['faithfulness'][2]}.",
     ]
     for machine, records in selfchecks.items():

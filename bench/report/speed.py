@@ -7,13 +7,13 @@ import pandas as pd
 from bench.analysis.collect import get
 from bench.analysis.measures import THROUGHPUT, values
 from bench.analysis.tidy import GEOMETRIC_MEAN, formatted, typical
-from bench.report.tables import MISSING, fmt, to_markdown
+from bench.report.tables import MISSING, fmt, plain, to_markdown
 
 NOISY = "⚠ noisy"
 NAME_COLUMNS = ("machine", "backend", "device", "profile")
 
 
-NEGATIVE_COMPILE = "< 0 †"
+NEGATIVE_COMPILE = "below 0 †"
 NEGATIVE_COMPILE_NOTE = (
     "† *compile s* is the first epoch minus the steady epoch; below zero the first epoch was no "
     "slower than the steady ones: no compile cost shows, and the difference is noise."
@@ -80,7 +80,7 @@ def training_table(selected: pd.DataFrame, groups: pd.DataFrame) -> str:
     """One row per group: accuracy and training times across its runs (the group table's)."""
     rows = []
     for row in selected.itertuples():
-        group = row.repeat_group
+        group = row.group_key
         rows.append({
             **name_columns(row),
             "runs": str(groups.at[group, "runs"]),
@@ -105,7 +105,7 @@ def prediction_table(selected: pd.DataFrame, groups: pd.DataFrame) -> str | None
         paths = {get(r, "timings.predict_path") for r in row.group_runs} - {None}
         if not paths:
             continue
-        group = row.repeat_group
+        group = row.group_key
         batch = groups.at[group, "bulk_batch"]
         bulk = cell(groups, group, "bulk_samples_per_second")
         rows.append({
@@ -171,8 +171,10 @@ def settings_table(selected: pd.DataFrame) -> str | None:
             f"{settings.get('jit_compile_resolved')}",
             "steps/execution": str(settings.get("steps_per_execution")),
             "threads": threads_cell(settings.get("threads")),
-            "framework reports": ", ".join(f"{k}={v}" for k, v in framework.items()) or MISSING,
+            "framework reports": plain(", ".join(f"{k}={v}" for k, v in framework.items()))
+            or MISSING,
             "dtype policy": str(settings.get("dtype_policy")),
-            "environment": ", ".join(f"{k}={v!r}" for k, v in environment.items()) or "none set",
+            "environment": plain(", ".join(f"{k}={v!r}" for k, v in environment.items()))
+            or "none set",
         })  # fmt: skip
     return to_markdown(pd.DataFrame(rows)) if rows else None

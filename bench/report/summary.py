@@ -58,9 +58,9 @@ def task_title(task: TaskVerdict, groups: pd.DataFrame) -> str:
         return f"time to {target}accuracy, {unit}"
     if TASK_COLUMNS.get(task.task.name) == "bulk_samples_per_second":
         batches = {
-            groups.at[c.row.repeat_group, "bulk_batch"]
+            groups.at[c.row.group_key, "bulk_batch"]
             for c in candidates(task).values()
-            if c.row.repeat_group in groups.index
+            if c.row.group_key in groups.index
         }
         batch = batches.pop() if len(batches) == 1 else None
         at = f" at batch {int(batch):,}" if batch and str(batch).isdigit() else ""
@@ -88,7 +88,7 @@ def value_cell(candidate: Candidate | None, task: Task, groups: pd.DataFrame, be
     """The group's value as the Training and Prediction tables show it, its profile, misses."""
     if candidate is None:
         return NOT_MEASURED
-    group = candidate.row.repeat_group
+    group = candidate.row.group_key
     value = groups.at[group, TASK_COLUMNS[task.name]] if group in groups.index else None
     if value is None or pd.isna(value):
         text = NOT_MEASURED

@@ -18,6 +18,18 @@ def fmt(value: Any, spec: str | None = None) -> str:
     return format(value, spec) if spec else str(value)
 
 
+MARKDOWN_SPECIALS = "\\`*[]!#"  # "_" only emphasises whole words: ids keep theirs
+
+
+def plain(text: Any) -> str:
+    """Free text from a result file (a CPU model, a version, a reason) as literal Markdown.
+
+    Its emphasis, link and image syntax is escaped, so it shows as written; "|" is escaped by
+    `to_markdown` and "<" by the report's last pass (bench.report.markdown.neutralise).
+    """
+    return "".join(f"\\{c}" if c in MARKDOWN_SPECIALS else c for c in str(text))
+
+
 def formatted(values: pd.Series, spec: str | None = None) -> pd.Series:
     """Each value of `values` through `fmt`."""
     return values.map(lambda value: fmt(value, spec))

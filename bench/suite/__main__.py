@@ -35,7 +35,7 @@ from bench.suite.pythons import (
 from digitrec_core.config import BACKENDS, DEVICES, PROFILES
 
 # A typical 2-core machine runs four rounds of the MLP's four to six groups in these 5.5 minutes,
-# and the whole `nox -s bench` within six (README, Speed verdicts).
+# and the whole `nox -s bench` within six (docs/methodology.md, Speed verdicts).
 DEFAULT_MIN_ROUNDS, DEFAULT_MAX_ROUNDS, DEFAULT_BUDGET_MINUTES = 3, 4, 5.5
 
 

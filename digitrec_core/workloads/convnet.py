@@ -1,7 +1,7 @@
 """`convnet`: the Keras example "Simple MNIST convnet" on the same MNIST (34,826 parameters).
 
 The example trains 15 epochs at batch 128; here the default is 3 epochs, so that one run per
-backend takes minutes, not a quarter of an hour, on a 2-core CPU (README, 'Workloads').
+backend takes minutes, not a quarter of an hour, on a 2-core CPU (docs/workloads.md).
 """
 
 import numpy as np

@@ -29,7 +29,7 @@ MLP = Workload(
         accuracy=0.004,
         # From one state, the backends' steps agree to 2.2e-6 of each tensor's size (28 steps,
         # every tensor): float32 rounding of sums over a batch. Five times that, rounded up to a
-        # power of ten, as every parity tolerance here (README, "Why 1e-4").
+        # power of ten, as every parity tolerance here (docs/methodology.md, "Why 1e-4").
         step=1e-4,
         # The free-running epoch stays within 2e-6 (a diagnostic since the step check).
         lockstep=1e-5,
@@ -37,7 +37,7 @@ MLP = Workload(
     ),
     # Not the notebook's 0.9753: TensorFlow's default profile reached that in 8 of 10 seeds
     # (python -m bench.analysis.targets on invocation 20261202T034053Z-00a339, seeds 100-109;
-    # JAX and torch 10 of 10). 0.974 is reached by every backend in 10 of 10 (README, "Time to
-    # target accuracy").
+    # JAX and torch 10 of 10). 0.974 is reached by every backend in 10 of 10
+    # (docs/methodology.md, "Time to target accuracy").
     target_accuracy=0.974,
 )
