@@ -27,6 +27,9 @@ img { max-width: 100%; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 details { margin: 0.6em 0; }
 summary { cursor: pointer; font-weight: bold; font-size: 1.1em; }
+blockquote { background: #fff6dc; border-left: 4px solid #e0a000; margin: 1em 0;
+             padding: 0.2em 1em; }
+blockquote ul { margin: 0.3em 0; padding-left: 1.2em; }
 """
 EMBEDDED_PNG = "data:image/png;base64,"
 LINK_SCHEMES = {"http", "https"}
