@@ -140,7 +140,7 @@ def verdict_where(winner: str, other: str, outcome: str):
 
 def test_leaving_out_disturbed_rounds_tells_a_flip_from_fewer_rounds():
     from bench.analysis.rounds import changed_margins
-    from bench.report.headline import without_disturbed_text
+    from bench.report.verdict_details import without_disturbed_text
 
     flip = changed_margins(verdict_where("jax", "torch", "FASTER"),
                            verdict_where("torch", "jax", "FASTER"))  # fmt: skip

@@ -22,7 +22,7 @@ from bench.analysis.decision import (
     display,
 )
 from bench.analysis.targets import missed_text, target_accuracies
-from bench.report import headline
+from bench.report import headline, verdict_details
 from bench.report.parity_section import ParityLine
 from bench.report.tables import to_markdown
 
@@ -186,7 +186,7 @@ def rounds_short(verdict: MachineVerdict) -> str:
 def section(place: Place, groups: pd.DataFrame) -> str:
     """One workload on one machine and device: the sentence, the table, parity, the rest."""
     verdict = place.verdict
-    link = headline.anchor(headline.verdict_heading(verdict, place.workload))
+    link = verdict_details.anchor(verdict_details.verdict_heading(verdict, place.workload))
     lines = [
         place.parity.text if place.parity else "",
         precision_short(verdict),
@@ -212,6 +212,6 @@ def render(places: list[Place], groups: pd.DataFrame) -> str:
             continue
         parts += [
             f"### {workload}: which backend on which machine",
-            headline.matrix([place.verdict for place in mine], workload),
+            verdict_details.matrix([place.verdict for place in mine], workload),
         ]
     return "\n\n".join(parts)
