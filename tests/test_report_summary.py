@@ -308,3 +308,28 @@ def test_markup_in_a_cpu_model_shows_as_written(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "![x](nope.png) **fast** [link](javascript:alert(1))" in html
     assert 'href="javascript' not in html
+
+
+def test_per_class_f1_is_the_mean_of_the_group_runs_not_one_run(built):
+    report, written = built
+    rows = markdown_rows(section(report, "Per-class F1"))
+    name = alias(MACHINE, GPU_MACHINE)
+    [row] = [r for r in rows if r["group"] == f"jax/cpu @ {name}"]
+    runs = written[(MACHINE["id"], "jax", "default")]
+    scores = [r["metrics"]["per_class"][3]["f1"] for r in runs]
+    assert len(set(scores)) > 1  # the runs differ, so one run's score would not do
+    assert (row["3"], row["runs"]) == (f"{sum(scores) / len(scores):.4f}", str(len(runs)))
+
+
+def test_default_and_best_rows_that_agree_are_written_once(built):
+    report, _ = built
+    gpu = markdown_rows(section(report, f"mlp verdict on {alias(GPU_MACHINE, MACHINE)} (CPU)"))
+    # Only default profiles on the GPU box: every task is one row, "default = best".
+    assert {row["profiles"] for row in gpu} == {"default = best"}
+    assert len(gpu) == len({row["task"] for row in gpu})
+    cpu = markdown_rows(section(report, f"mlp verdict on {alias(MACHINE, GPU_MACHINE)} (CPU)"))
+    pairs = {}
+    for row in cpu:
+        pairs.setdefault(row["task"], []).append({k: v for k, v in row.items() if k != "profiles"})
+    for task, found in pairs.items():
+        assert len(found) == 1 or found[0] != found[1], task  # two rows only where they differ

@@ -83,8 +83,9 @@ def draw_figures(
         written.add(path)
         return relative(path, report_dir)
 
-    # Learning curves and confusion matrices do not depend on a machine's speed: one line and
-    # one panel per backend, device and profile, from the runs of every machine.
+    # Learning curves and confusion matrices: one line and one panel per group; beyond a few
+    # machines, per backend, device and profile over every machine (they do not depend on its
+    # speed, and 20 machines' panels would not be read).
     pooled = pooled_runs(main)
     histories = {
         label: history for label, runs in pooled.items() if (history := median_history(runs))
@@ -123,7 +124,10 @@ def draw_figures(
 
 
 def pooled_runs(main: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Every run of each backend, device and profile (and quick mode), over all machines."""
+    """The runs of each group, by label; beyond FULL_SUMMARY_MACHINES machines, every run of a
+    backend, device and profile (and quick mode) over all machines, one panel or line each."""
+    if main["machine"].nunique() <= FULL_SUMMARY_MACHINES:
+        return {row.label: list(row.group_runs) for row in main.itertuples()}
     pooled: dict[str, list[dict[str, Any]]] = {}
     for row in main.itertuples():
         label = f"{row.backend}/{row.device} · {row.profile}" + (" (quick)" if row.quick else "")

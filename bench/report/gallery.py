@@ -47,8 +47,9 @@ def learning_curves(figures: Figures) -> str:
     )
     return (
         "## Learning curves\n\n"
-        "Training loss and accuracy at the end of each epoch, one line per group: the median "
-        "of its runs per epoch; colour is the backend, line style the profile.\n\n"
+        "Training loss and accuracy at the end of each epoch, one line per group (beyond three "
+        "machines, per backend, device and profile over all of them): the median of its runs "
+        "per epoch; colour is the backend, line style the profile.\n\n"
         f"![Training loss and accuracy per epoch]({figures.learning_curves}){time_text}"
     )
 
@@ -61,7 +62,8 @@ def confusion_matrices(main: pd.DataFrame, figures: Figures) -> str:
         "## Confusion matrices\n\n"
         "Rows are the true digits, columns the predicted ones; only the errors are coloured "
         "(the diagonal, the correct predictions, is masked), on one scale for every panel. "
-        "Each panel sums the confusion matrices of its group's runs.\n\n"
+        "Each panel sums the confusion matrices of its group's runs (beyond three machines, "
+        "of a backend, device and profile's runs on all of them).\n\n"
         f"![Confusion matrices, errors only]({figures.confusion_grid})"
     )
 
