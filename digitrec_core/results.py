@@ -16,6 +16,7 @@ it is not read.
 import base64
 import contextlib
 import json
+import math
 import os
 import signal
 import tempfile
@@ -331,13 +332,42 @@ def write_result(result: dict[str, Any], path: str | os.PathLike) -> Path:
     return write_text_atomically(path, text)
 
 
-def read_result(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check one result file; raise ResultFileError naming what is wrong."""
+def non_finite_key(value: Any, dotted: str = "") -> str | None:
+    """The dotted key of the first NaN or infinite number in `value`; None if there is none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return dotted or "(the whole file)"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite_key(item, f"{dotted}.{key}" if dotted else str(key))
+        if found:
+            return found
+    return None
+
+
+def read_result(path: str | os.PathLike, *, finite: bool = False) -> dict[str, Any]:
+    """Read and check one result file; raise ResultFileError naming what is wrong.
+
+    `finite`: also refuse a NaN or infinity anywhere (digitrec never writes one), naming its key.
+    """
     path = Path(path)
+    constants: list[str] = []
+
+    def constant(name: str) -> float:  # json calls this for NaN, Infinity and -Infinity only
+        constants.append(name)
+        return float(name)
+
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        result = json.loads(path.read_text(encoding="utf-8"), parse_constant=constant)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultFileError(f"{path}: not a readable JSON file ({exc})") from exc
+    if finite and constants:
+        key = non_finite_key(result) or "(the whole file)"
+        raise ResultFileError(f"{path}: {key} is not a finite number; the file is damaged")
     if not isinstance(result, dict):
         raise ResultFileError(f"{path}: expected a JSON object, found {type(result).__name__}")
     version = result.get("schema_version")

@@ -1,7 +1,5 @@
 """Read the result files under a results folder and pick the runs the report compares."""
 
-import json
-import math
 import numbers
 import os
 import re
@@ -101,40 +99,11 @@ def lookup(result: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def non_finite_key(value: Any, dotted: str = "") -> str | None:
-    """The dotted key of the first NaN or infinite number in `value`; None if there is none."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return dotted or "(the whole file)"
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = non_finite_key(item, f"{dotted}.{key}" if dotted else str(key))
-        if found:
-            return found
-    return None
-
-
-def has_non_finite(result: dict[str, Any]) -> bool:
-    """Whether a NaN or infinity is anywhere in `result` (json's C encoder checks it fast)."""
-    try:
-        json.dumps(result, allow_nan=False)
-    except ValueError:
-        return True
-    return False
-
-
 def check_fields(result: dict[str, Any], path: Path) -> None:
     """Raise ResultFileError unless `result` has the fields the report cannot do without.
 
     A NaN or infinite number anywhere (which digitrec never writes) makes the file unusable.
     """
-    bad = non_finite_key(result) if has_non_finite(result) else None
-    if bad:
-        raise ResultFileError(f"{path}: {bad} is not a finite number; the file is damaged")
     for column in REQUIRED_COLUMNS:
         dotted = COLUMNS[column]
         try:
@@ -174,7 +143,7 @@ def collect_runs(results_dir: str | os.PathLike) -> Collection:
     results, paths, skipped = [], [], []
     for path in iter_result_paths(results_dir):
         try:
-            result = read_result(path)
+            result = read_result(path, finite=True)
             check_fields(result, path)
         except ResultFileError as exc:
             reason = str(exc).removeprefix(f"{path}: ")
