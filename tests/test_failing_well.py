@@ -34,6 +34,15 @@ def restore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.fixture
+def ctrl_c():
+    """Python's own Ctrl-C handler for the test, as a terminal gives it: a process started in
+    the background (a CI runner's, `cmd &`) inherits SIGINT ignored, and would never see it."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def bench_run_command(results: Path, data: Path, *extra: str, backend: str = BACKEND) -> list:
     return [
         sys.executable, "-m", "bench.run", "--backend", backend, "--data-dir", str(data),
@@ -254,7 +263,7 @@ def test_result_files_keep_no_absolute_folders(monkeypatch, tmp_path):
     assert portable_path(None) is None
 
 
-def test_an_interrupted_suite_takes_its_child_down_with_it(tmp_path):
+def test_an_interrupted_suite_takes_its_child_down_with_it(tmp_path, ctrl_c):
     pid_file = tmp_path / "child.pid"
     hang = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
 
@@ -295,7 +304,7 @@ def test_a_run_with_a_framework_exits_at_once_on_a_signal_without_unwinding():
     assert "unwound" not in done.stdout
 
 
-def test_a_signal_during_a_write_waits_until_the_whole_file_is_there(tmp_path):
+def test_a_signal_during_a_write_waits_until_the_whole_file_is_there(tmp_path, ctrl_c):
     from digitrec_core.results import write_atomically
 
     target = tmp_path / "result.json"
