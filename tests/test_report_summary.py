@@ -92,7 +92,7 @@ def built(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     written = write_fleet(results)
     report = build_report(results, warn=lambda _: None, test_set=None).read_text()
-    return report, written
+    return report, written, results
 
 
 def value_of(cell: str) -> tuple[str, str]:
@@ -109,7 +109,7 @@ def get(result: dict, dotted: str):
 
 
 def test_every_summary_number_is_the_detail_tables_and_the_json_geometric_mean(built):
-    report, written = built
+    report, written, _ = built
     checked = 0
     for machine_id in GROUPS:
         name = alias(MACHINES[machine_id], *MACHINES.values())
@@ -148,7 +148,7 @@ def task_row(row: dict, task) -> bool:
 
 
 def test_the_bold_cell_is_the_best_value_and_each_margin_agrees_with_the_cells(built):
-    report, _ = built
+    report, _, _ = built
     rows = markdown_rows(section(report, f"mlp on {alias(MACHINE, GPU_MACHINE)} (CPU)"))
     for row in rows:
         task = next(t for t in TASKS if task_row(row, t))
@@ -166,7 +166,7 @@ def test_the_bold_cell_is_the_best_value_and_each_margin_agrees_with_the_cells(b
 
 
 def test_bulk_prediction_is_read_at_one_batch_for_every_group_of_a_machine(built):
-    report, _ = built
+    report, _, _ = built
     rows = markdown_rows(section(report, f"mlp on {alias(MACHINE, GPU_MACHINE)} (CPU)"))
     [bulk] = [row for row in rows if row["task"].startswith("bulk")]
     assert bulk["task"] == "bulk prediction, samples/s at batch 512"
@@ -292,9 +292,11 @@ def test_every_see_reference_names_a_section_of_the_report(tmp_path):
 
 
 def test_figures_are_never_shown_twice_as_copies(built, tmp_path):
-    report, _ = built
+    report, _, results = built
     links = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", report)
     assert len(links) == len(set(links))
+    html = re.findall(r'src="data:image/png;base64,([^"]+)"', (results / "report.html").read_text())
+    assert len(html) == len(links) and len(set(html)) == len(html)  # no two images alike
 
 
 def test_markup_in_a_cpu_model_shows_as_written(tmp_path):
@@ -311,7 +313,7 @@ def test_markup_in_a_cpu_model_shows_as_written(tmp_path):
 
 
 def test_per_class_f1_is_the_mean_of_the_group_runs_not_one_run(built):
-    report, written = built
+    report, written, _ = built
     rows = markdown_rows(section(report, "Per-class F1"))
     name = alias(MACHINE, GPU_MACHINE)
     [row] = [r for r in rows if r["group"] == f"jax/cpu @ {name}"]
@@ -322,7 +324,7 @@ def test_per_class_f1_is_the_mean_of_the_group_runs_not_one_run(built):
 
 
 def test_default_and_best_rows_that_agree_are_written_once(built):
-    report, _ = built
+    report, _, _ = built
     gpu = markdown_rows(section(report, f"mlp verdict on {alias(GPU_MACHINE, MACHINE)} (CPU)"))
     # Only default profiles on the GPU box: every task is one row, "default = best".
     assert {row["profiles"] for row in gpu} == {"default = best"}

@@ -173,7 +173,7 @@ def test_a_user_workload_runs_end_to_end_through_the_suite_and_the_report(
     assert len(list(results.glob("parity/*/*-parity-tiny-mlp.json"))) == 1
 
     report = subprocess.run(
-        [sys.executable, "-m", "bench.report", "--results-dir", str(results)],
+        [sys.executable, "-m", "bench.report", "--results-dir", str(results), "--debug"],
         capture_output=True, text=True, timeout=300, env=env, cwd=REPO,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
