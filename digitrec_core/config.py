@@ -15,6 +15,9 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LOWER_PRECISION_PROFILES = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 PRECISION_PROFILE = {precision: profile for profile, precision in LOWER_PRECISION_PROFILES.items()}
 PROFILES = ("default", "tuned", *LOWER_PRECISION_PROFILES)
+# What trains the model: Keras, or a native reference of the framework alone (the MLP only;
+# "native-compiled" is torch.compile, torch only). See bench.backends.native.
+IMPLEMENTATIONS = ("keras", "native", "native-compiled")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class RunConfig:
     tf32: bool = False
     precision: str = "float32"
     profile: str = "default"
+    implementation: str = "keras"
     data_dir: str | None = None
     verify_checksums: bool = True
 
@@ -65,6 +69,29 @@ class RunConfig:
             raise ValueError(
                 f"steps_per_execution must be 1 with the torch backend (Keras refuses more), "
                 f"got {self.steps_per_execution}"
+            )
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, got {self.implementation!r}"
+            )
+        if self.implementation != "keras":
+            keras_only = {
+                "profile": (self.profile, "default"),
+                "jit_compile": (self.jit_compile, "auto"),
+                "steps_per_execution": (self.steps_per_execution, 1),
+            }
+            changed = [f"--{name.replace('_', '-')} {value[0]}" for name, value in
+                       keras_only.items() if value[0] != value[1]]  # fmt: skip
+            if changed:
+                raise ValueError(
+                    f"a native reference runs its framework's own defaults; {', '.join(changed)} "
+                    "are Keras settings: leave them out with --implementation "
+                    f"{self.implementation}"
+                )
+        if self.implementation == "native-compiled" and self.backend != "torch":
+            raise ValueError(
+                "implementation 'native-compiled' (torch.compile) exists for torch only; "
+                f"{self.backend}'s native reference is compiled already: use 'native'"
             )
         for name in ("train_samples", "test_samples", "threads"):
             value = getattr(self, name)

@@ -3,14 +3,16 @@
 A result is a plain dict. `SCHEMA` below is the one place its format is written down: every
 top-level key, and for sections with fixed keys each of theirs. `build_record` makes records
 only in that shape, and a test checks that a real run, the test fixtures and `SCHEMA` agree.
-Version 4 evaluates on the test set after every epoch, with the training clock paused, and
-records the precision and the time to the workload's target accuracy. ``fit_seconds`` keeps its
-meaning (the whole fit, compile included, no evaluation in it), so version 3 files are read as
-they are: without a learning curve on the test set or a time to target, which the report then
-shows as not measured, never as missed. Version 3 adds ``workload``; version 2 files (all the
-documented MLP) are read as the ``mlp`` workload. Version 1 had per-run "% of peak" figures,
-a threads number instead of ``settings.threads``, no ``invocation`` and no machine fingerprint;
-it is not read.
+Version 5 adds ``implementation``: a run of Keras, or of a native reference (the framework
+alone, bench.backends.native), which the report keeps out of the ranking; older files are read
+as Keras runs. Version 4 evaluates on the test set after every epoch, with the training clock
+paused, and records the precision and the time to the workload's target accuracy.
+``fit_seconds`` keeps its meaning (the whole fit, compile included, no evaluation in it), so
+version 3 files are read as they are: without a learning curve on the test set or a time to
+target, which the report then shows as not measured, never as missed. Version 3 adds
+``workload``; version 2 files (all the documented MLP) are read as the ``mlp`` workload.
+Version 1 had per-run "% of peak" figures, a threads number instead of ``settings.threads``,
+no ``invocation`` and no machine fingerprint; it is not read.
 """
 
 import base64
@@ -27,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (2, 3, 4, 5)
 OPTIONAL = "optional: "  # a section key described so may be absent (e.g. in tuning trials)
 SCHEMA: dict[str, str | dict[str, str]] = {
     "schema_version": "int: the version of this format, SCHEMA_VERSION",
@@ -40,6 +42,17 @@ SCHEMA: dict[str, str | dict[str, str]] = {
         "used": '"cpu" | "gpu": where Keras put the weights',
         "description": "str: the framework's name for that device",
         "framework": "dict: what the framework sees (GPUs, CUDA and cuDNN versions)",
+    },
+    "implementation": {
+        "kind": '"keras" | "native": Keras\'s `fit`, or the framework alone (a reference kept '
+        "out of the backend ranking and out of compare's groups)",
+        "variant": 'str | None: a native run\'s "eager", "compiled" (torch.compile), "jit" '
+        '(jax.jit) or "tf.function"; None for Keras',
+        "description": "str: what trains the model",
+        "optimizer": "str: the optimizer that stepped it",
+        "step_check": "dict | None: Keras against this native code from one state, one step at "
+        "a time with Keras's Adam written out on both sides (bench.parity.native_steps); None "
+        "for Keras",
     },
     "config": "dict: the run's configuration verbatim (digitrec_core.config.RunConfig), "
     "data_dir written as $DIGITREC_DATA_DIR, ~/... or relative to the project",
@@ -373,6 +386,9 @@ def read_result(path: str | os.PathLike, *, finite: bool = False) -> dict[str, A
     version = result.get("schema_version")
     if version == 2:
         result = {**result, "schema_version": 3, "workload": mlp_before_workloads()}
+        version = 3
+    if version in (3, 4):
+        result = {**result, "implementation": dict(KERAS_IMPLEMENTATION)}
     elif version not in READABLE_VERSIONS:
         raise ResultFileError(
             f"{path}: schema_version {version!r}, this digitrec reads "
@@ -383,6 +399,16 @@ def read_result(path: str | os.PathLike, *, finite: bool = False) -> dict[str, A
     if missing:
         raise ResultFileError(f"{path}: missing keys {missing}; the file is incomplete")
     return result
+
+
+# The `implementation` section of every run before version 5, and of every Keras run since.
+KERAS_IMPLEMENTATION = {
+    "kind": "keras",
+    "variant": None,
+    "description": "keras.Model.fit",
+    "optimizer": "the workload's, compiled by Keras",
+    "step_check": None,
+}
 
 
 def mlp_before_workloads() -> dict[str, Any]:

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from digitrec_core.results import ALONE, build_record, encode_images, write_result
+from digitrec_core.results import (
+    ALONE,
+    KERAS_IMPLEMENTATION,
+    build_record,
+    encode_images,
+    write_result,
+)
 from digitrec_core.workloads import BUILT_IN
 
 NUM_CLASSES = 10
@@ -104,10 +110,12 @@ def make_result(
     epochs: int | None = None,
     workload: str = "mlp",
     target: float | None = None,
+    implementation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A result dict as `bench.run` writes it, with real arrays behind every number.
 
-    `target`: the target accuracy the run is held to (None: a workload without one).
+    `target`: the target accuracy the run is held to (None: a workload without one);
+    `implementation`: the section of a native reference (None: a Keras run).
     """
     train_count, test_count = QUICK_SAMPLES if quick else FULL_SAMPLES
     epochs = epochs or (2 if quick else 10)
@@ -133,6 +141,7 @@ def make_result(
         run_id=f"{created_utc:%Y%m%dT%H%M%SZ}-{backend}-{device}-{digest[:8]}",
         created_utc=created_utc.isoformat(),
         backend=backend,
+        implementation=dict(implementation or KERAS_IMPLEMENTATION),
         device={
             "requested": device,
             "used": device,

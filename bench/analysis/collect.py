@@ -4,7 +4,7 @@ import numbers
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ COLUMNS = {
     "profile": "config.profile",
     "repeat_group": "repeat.group",
     "invocation": "invocation.id",
+    "implementation": "implementation.kind",
+    "variant": "implementation.variant",
 }
 REQUIRED_COLUMNS = [
     "run_id",
@@ -56,7 +58,13 @@ REQUIRED_COLUMNS = [
 # anything else (markup, control characters) marks a damaged or hostile file, refused whole.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}")
 ID_COLUMNS = ("run_id", "machine", "workload", "backend", "device")
-OPTIONAL_ID_KEYS = ("config.profile", "repeat.group", "invocation.id")
+OPTIONAL_ID_KEYS = (
+    "config.profile",
+    "repeat.group",
+    "invocation.id",
+    "implementation.kind",
+    "implementation.variant",
+)
 NUMERIC_COLUMNS = [
     "test_accuracy",
     "test_loss",
@@ -83,10 +91,18 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Collection:
-    """Every readable run (one row each, the full result in column ``result``) and the rest."""
+    """Every readable Keras run (one row each, the full result in column ``result``), the
+    native references apart (kept out of every ranking and comparison), and the rest."""
 
     runs: pd.DataFrame
     skipped: list[Skipped]
+    native: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def split_native(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(Keras runs, native references): the one place the two are told apart."""
+    native = frame["implementation"] == "native"
+    return frame[~native].reset_index(drop=True), frame[native].reset_index(drop=True)
 
 
 def lookup(result: dict[str, Any], dotted: str) -> Any:
@@ -151,7 +167,8 @@ def collect_runs(results_dir: str | os.PathLike) -> Collection:
             continue
         results.append(result)
         paths.append(path)
-    return Collection(runs=runs_frame(results, paths), skipped=skipped)
+    runs, native = split_native(runs_frame(results, paths))
+    return Collection(runs=runs, skipped=skipped, native=native)
 
 
 def read_runs(results_dir: str | os.PathLike, warn: Callable[[str], None], fix: str) -> Collection:
@@ -186,6 +203,7 @@ def runs_frame(results: list[dict[str, Any]], paths: list[Path]) -> pd.DataFrame
     # Older results have no profile or repeat group: each is then its own group of one.
     frame["profile"] = frame["profile"].fillna("default")
     frame["repeat_group"] = frame["repeat_group"].fillna(frame["run_id"])
+    frame["implementation"] = frame["implementation"].fillna("keras")
     frame["invocation"] = (
         frame["invocation"].astype(object).where(frame["invocation"].notna(), None)
     )

@@ -26,7 +26,7 @@ from bench.parity.localize import (
     reference_layers,
 )
 from bench.parity.stepping import State, Stepper, layer_names, to_numpy
-from digitrec_core.batch_order import epoch_permutation
+from digitrec_core.batch_order import batch_indices
 
 FIRST_STEPS = 20  # every step from the start: where a wrong operation shows at once
 LATER_STEPS = 8  # spread over the rest of the epoch: states a trained model passes through
@@ -36,8 +36,7 @@ CHECKPOINT_EVERY = 8
 
 def epoch_batches(seed: int, samples: int, batch_size: int) -> list[np.ndarray]:
     """The sample indices of each batch of epoch 1, as `fit` with shuffle off would cut them."""
-    order = epoch_permutation(seed, 0, samples)
-    return [order[start : start + batch_size] for start in range(0, samples, batch_size)]
+    return batch_indices(seed, 0, samples, batch_size)
 
 
 def compared_steps(steps: int) -> list[int]:

@@ -19,6 +19,7 @@ from bench.analysis.collect import (
     split_quick,
 )
 from bench.analysis.hosts import Probes, load_probes
+from bench.analysis.overhead import NativeGroup, native_groups
 from bench.analysis.rounds import attach_rounds
 from bench.analysis.schedules import load_schedules
 from bench.analysis.tidy import groups_table, runs_table
@@ -30,6 +31,7 @@ from bench.report import (
     gallery,
     markdown,
     micro_section,
+    overhead_section,
     parity_section,
     probes,
     selfchecks,
@@ -115,6 +117,7 @@ def compose(
 ) -> tuple[str, set[Path]]:
     """The report's Markdown and the figure files it links (drawn on the way)."""
     every_main, every_aside = split_quick(add_labels(select_latest(collection.runs, schedules)))
+    natives = native_groups(collection.native)
     names = workload_names(every_main, every_aside)
     groups = groups_table(runs_table(pd.concat([every_main, every_aside])))
     # The default workload's details fill the appendix as they always have; each other one
@@ -139,8 +142,9 @@ def compose(
     for name in names:
         verdicts = parity_section.latest_verdicts(results_dir, warn_and_list, name)
         judged = judge_workload(
-            name, every_main[every_main["workload"] == name], host_probes, schedules, verdicts
-        )
+            name, every_main[every_main["workload"] == name], host_probes, schedules, verdicts,
+            [group for group in natives if group.workload == name],
+        )  # fmt: skip
         places += judged.places
         workload_parts[name] = judged
     mlp = workload_parts[names[0]]
@@ -216,6 +220,7 @@ def judge_workload(
     host_probes: Probes,
     schedules: dict[tuple[str, str], dict[str, Any]],
     parity_verdicts: dict[str, dict[str, Any]],
+    natives: list[NativeGroup] = (),
 ) -> JudgedWorkload:
     """Decide one workload on every machine and device, and read its parity lines."""
     verdicts = decision.decide(main, host_probes)
@@ -228,7 +233,15 @@ def judge_workload(
         )
         for v in verdicts
     }
-    places = [summary.Place(name, v, lines[(v.machine, v.device)]) for v in verdicts]
+    places = [
+        summary.Place(
+            name,
+            v,
+            lines[(v.machine, v.device)],
+            overhead_section.render(v, main[main["workload"] == name], natives),
+        )
+        for v in verdicts
+    ]
     return JudgedWorkload(verdicts, parity_verdicts, lines, places)
 
 

@@ -46,6 +46,7 @@ class Place:
     workload: str
     verdict: MachineVerdict
     parity: ParityLine | None
+    overhead: str = ""  # the Keras overhead table and line, where native references ran
 
 
 def task_title(task: TaskVerdict, groups: pd.DataFrame) -> str:
@@ -198,6 +199,7 @@ def section(place: Place, groups: pd.DataFrame) -> str:
         headline.recommendation(verdict, place.parity),
         summary_table(verdict, groups),
         *[line for line in lines if line],
+        *([place.overhead] if place.overhead else []),
         f"Every margin, default settings apart, and what limits it: [details](#{link}).",
     ])  # fmt: skip
 

@@ -16,6 +16,7 @@ from bench import cli
 from digitrec_core.config import (
     BACKENDS,
     DEVICES,
+    IMPLEMENTATIONS,
     LOWER_PRECISION_PROFILES,
     PRECISION_PROFILE,
     PRECISIONS,
@@ -80,6 +81,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=PROFILES,
         help="the settings profile this run belongs to (the report shows profiles side by "
         "side; default: the one of --precision, else default)",
+    )
+    parser.add_argument(
+        "--implementation",
+        choices=IMPLEMENTATIONS,
+        default="keras",
+        help="what trains the model: keras (default), or the framework alone, the workload's "
+        "native reference (the MLP only; native-compiled: torch.compile, torch only); native "
+        "runs are kept out of the ranking, the report shows them as Keras's overhead",
     )
     # Set by bench.suite, which runs the rounds and the tuning search: the run's place in its
     # invocation (the result's `repeat` section, as JSON) and what to probe.
@@ -151,6 +160,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         tf32=args.tf32,
         precision=args.precision or LOWER_PRECISION_PROFILES.get(args.profile, "float32"),
         profile=args.profile or PRECISION_PROFILE.get(args.precision, "default"),
+        implementation=args.implementation,
         # As given: a relative folder keeps the user's own layout out of shared result files.
         data_dir=args.data_dir,
         verify_checksums=args.verify_checksums,
@@ -223,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return cli.EXIT_NO_BACKEND
 
+    from bench.backends.native import NativeError
     from digitrec_core.idx import DataFileError
     from digitrec_core.preprocess import SubsetError
     from digitrec_core.results import ALONE, write_result
@@ -239,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
             speed_extras=args.speed_extras,
             framework_probe=args.framework_probe,
         )
-    except (DataFileError, BackendMismatchError, SubsetError) as exc:
+    except (DataFileError, BackendMismatchError, SubsetError, NativeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return cli.EXIT_REFUSED
     path = args.out or Path(

@@ -16,7 +16,8 @@ import psutil
 from bench import backends
 from bench.host import gemm_probe
 from bench.host.machine import git_info, machine_info
-from bench.run import inference, roofline, timing
+from bench.run import inference, native, roofline, timing
+from bench.run.engine import Engine, keras_engine
 from bench.run.flops import model_training_flops_per_sample
 from bench.run.record import (
     layer_summary,
@@ -28,11 +29,11 @@ from bench.run.record import (
     speed_settings,
     threads_record,
 )
-from digitrec_core import data, metrics, preprocess, train
+from digitrec_core import data, metrics, preprocess
 from digitrec_core.config import RunConfig
 from digitrec_core.initial_weights import numpy_initialise, weights_sha256
 from digitrec_core.model import compile_model
-from digitrec_core.results import ALONE, build_record
+from digitrec_core.results import ALONE, KERAS_IMPLEMENTATION, build_record
 from digitrec_core.workloads import Workload, definition_sha256, load_workload
 
 SHORT_PROBE = {"repeats": 2, "seconds_per_repeat": 0.05, "model_shapes": False}
@@ -94,9 +95,16 @@ def run_benchmark(
         framework_probe = "threads"
     if framework_probe == "none" and config.threads is not None:
         framework_probe = "threads"  # a thread limit is declared only once the probe confirms it
+    if config.implementation == "keras":
+        engine, implementation = keras_engine(config, model, prepared, support), None
+    else:
+        engine, implementation = native.native_engine(config, workload, prepared, log)
+        framework_probe = "none" if config.threads is None else "threads"
     measured = train_and_time(
-        config, model, prepared, support, log, speed_extras=speed_extras, probe=framework_probe
+        config, engine, prepared, support, log, speed_extras=speed_extras, probe=framework_probe
     )
+    if implementation is not None:
+        implementation.check_steps(support)
     reached = (
         metrics.time_to_target(
             measured.epochs.test_accuracy,
@@ -132,6 +140,9 @@ def run_benchmark(
             "description": device_name,
             "framework": support.device_report(),
         },
+        implementation=dict(KERAS_IMPLEMENTATION)
+        if implementation is None
+        else implementation.record(),
         config={**config.to_dict(), "data_dir": portable_path(config.data_dir)},
         workload={
             "name": workload.name,
@@ -147,10 +158,14 @@ def run_benchmark(
             "checksums_verified": mnist.checksums_verified,
         },
         model={
-            "parameters": model.count_params(),
+            "parameters": model.count_params()
+            if implementation is None
+            else implementation.parameter_count(),
             "summary": layer_summary(model),
             "initial_weights": initial_weights.how,
-            "initial_weights_sha256": initial_weights.sha256,
+            "initial_weights_sha256": initial_weights.sha256
+            if implementation is None
+            else implementation.initial_weights_sha256,
         },
         versions={
             "python": platform.python_version(),
@@ -165,6 +180,7 @@ def run_benchmark(
         invocation={"id": invocation},
         settings={
             **speed_settings(config, model, support, threads),
+            **({} if implementation is None else implementation.settings()),
             "precision": precision_record(config, model, prepared.x_train[:8]),
         },
         memory={
@@ -326,7 +342,7 @@ class Measured:
 
 def train_and_time(
     config: RunConfig,
-    model: keras.Model,
+    engine: Engine,
     prepared: preprocess.Prepared,
     support: backends.Backend,
     log,
@@ -335,25 +351,13 @@ def train_and_time(
     probe: str,
 ) -> Measured:
     """Fit, evaluate and predict with every step timed to its synchronised end; probe GEMMs."""
-
-    def sync() -> None:
-        support.synchronize(model)
-
-    def evaluate_test() -> tuple[float, float]:
-        return train.evaluate(model, prepared, batch_size=config.predict_batch_size)
-
-    epoch_timer = timing.EpochTimer(sync, print_line=log, evaluate=evaluate_test)
+    sync = engine.synchronize
+    epoch_timer = timing.EpochTimer(sync, print_line=log, evaluate=engine.evaluate)
     fit_cpu_started = gemm_probe.cpu_seconds()
 
     def fit() -> dict[str, list[float]]:
         epoch_timer.start()
-        return train.fit(
-            model,
-            prepared,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            callbacks=[epoch_timer],
-        )
+        return engine.fit(epoch_timer)
 
     history, fit_with_evaluation_seconds = timing.time_call(fit, sync)
     # The training clock: the evaluations after each epoch are left out of it.
@@ -367,19 +371,16 @@ def train_and_time(
         "test_accuracy": list(epoch_timer.test_accuracy),
     }
 
-    def predict_test():
-        return train.predict(model, prepared.x_test, batch_size=config.predict_batch_size)
-
-    _, predict_first_call_seconds = timing.time_call(predict_test, sync)
-    probabilities, predict_seconds = timing.time_call(predict_test, sync)
+    _, predict_first_call_seconds = timing.time_call(engine.predict, sync)
+    probabilities, predict_seconds = timing.time_call(engine.predict, sync)
     log(
         f"test loss {test_loss:.4f}  test accuracy {test_accuracy:.4f}  "
         f"fit {fit_seconds:.2f} s  predict {predict_seconds * 1000:.1f} ms"
     )
     predict_speed = {}
-    if speed_extras:
+    if speed_extras and engine.model is not None:
         benchmark_started = time.perf_counter()
-        predict_speed = inference.predict_speed(model, prepared.x_test, sync)
+        predict_speed = inference.predict_speed(engine.model, prepared.x_test, sync)
         predict_speed["predict_benchmark_seconds"] = time.perf_counter() - benchmark_started
         log(
             f"predict path {predict_speed['predict_path']}: batch-1 latency p50 "

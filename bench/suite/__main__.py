@@ -106,6 +106,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         "they keep on full data accepts them",
     )
     parser.add_argument(
+        "--native",
+        action="store_true",
+        help="also run each framework's native reference of the MLP (torch: eager and "
+        "torch.compile) in the same rounds, for the report's Keras overhead table; kept out of "
+        "the ranking",
+    )
+    parser.add_argument(
         "--min-rounds",
         type=int,
         default=DEFAULT_MIN_ROUNDS,

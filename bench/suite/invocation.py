@@ -6,11 +6,12 @@ import tempfile
 import time
 import uuid
 from argparse import Namespace
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.backends.native import NATIVE_WORKLOADS, VARIANTS
 from bench.backends.search_space import SEARCH_SPACE, lower_precisions
 from bench.host.gemm_probe import host_gflops
 from bench.host.machine import machine_info
@@ -198,12 +199,33 @@ class Suite:
                         "--tuning-record",
                         str(path),
                     )
-                label = f"{backend}{'' if device == 'cpu' else '/' + device} · {profile}"
-                cell = Cell(backend, device, profile, options, label)
-                group = f"{backend}-{device}-{profile}-{uuid.uuid4().hex[:8]}"
-                cells.append(cell)
-                self.cells.append(cell_entry(cell, group, self.pythons[(backend, device)]))
+                cells.append(self.new_cell(Cell(backend, device, profile, options)))
+            cells += [self.new_cell(cell) for cell in self.native_cells(backend, device)]
         return cells
+
+    def new_cell(self, cell: Cell) -> Cell:
+        """`cell` labelled, with a new repeat group in the schedule record."""
+        backend, device = cell.backend, cell.device
+        label = f"{backend}{'' if device == 'cpu' else '/' + device} · {cell.kind}"
+        cell = replace(cell, label=label)
+        group = f"{backend}-{device}-{cell.kind}-{uuid.uuid4().hex[:8]}"
+        self.cells.append(cell_entry(cell, group, self.pythons[(backend, device)]))
+        return cell
+
+    def native_cells(self, backend: str, device: str) -> list[Cell]:
+        """With --native, the native references of `backend` (torch: eager and compiled),
+        run beside the Keras cells in the same rounds (where the workload has one)."""
+        if not self.args.native:
+            return []
+        workload = search_cache.workload_of(self.passthrough)
+        if workload not in NATIVE_WORKLOADS:
+            if backend == self.args.backends[0] and device == self.args.devices[0]:
+                self.log(f"--native: digitrec has no native reference for {workload}; none run")
+            return []
+        return [
+            Cell(backend, device, "default", ("--implementation", name), implementation=name)
+            for name in VARIANTS[backend]
+        ]
 
     def runs_lower_precision(
         self, backend: str, device: str, precision: str, settings: dict[tuple, dict[str, Any]]
@@ -241,7 +263,7 @@ class Suite:
                 *repeat_option(repeat), *cell.options,
                 "--framework-probe", probe,
             ]  # fmt: skip
-            name = f"r{index + 1:02d}-{cell.backend}-{cell.device}-{cell.profile}.log"
+            name = f"r{index + 1:02d}-{cell.backend}-{cell.device}-{cell.kind}.log"
             launched = self.launcher.launch(cell, index, options, name)
             if launched.outcome.ok:
                 self.probed.add(cell.name)
@@ -282,7 +304,7 @@ class Suite:
             start_rates=self.start_rates,
             clock=self.clock,
             on_failure=lambda cell, index, outcome: self.record_failure(
-                cell, index, outcome, profile or cell.profile
+                cell, index, outcome, profile or cell.kind
             ),
             **options,
         )

@@ -9,7 +9,7 @@ to float32's.
 
 from typing import Any
 
-from bench.analysis.collect import add_labels, runs_frame, select_latest
+from bench.analysis.collect import add_labels, runs_frame, select_latest, split_native
 from bench.analysis.decision import SCOPES, decide_machine, display
 from bench.analysis.hosts import Probes
 from bench.stats import FASTER, MISSED, SAME, SLOWER
@@ -22,7 +22,10 @@ def undecided_margins(results: list[dict[str, Any]]) -> list[str]:
     """Every verdict margin among `results` that is neither decided faster nor the same."""
     if not results:
         return []
-    groups = add_labels(select_latest(runs_frame(results, [None] * len(results))))
+    keras_runs, _ = split_native(runs_frame(results, [None] * len(results)))
+    if keras_runs.empty:
+        return []
+    groups = add_labels(select_latest(keras_runs))
     found = []
     for (machine, device), same_place in groups.groupby(["machine", "device"], sort=False):
         verdict = decide_machine(machine, device, same_place, Probes())

@@ -38,6 +38,12 @@ class Cell:
     profile: str
     options: tuple[str, ...] = ()  # bench.run options of the profile (the tuned settings)
     label: str = ""  # how the console and the schedule record name it
+    implementation: str = "keras"  # or a native reference (bench.backends.native)
+
+    @property
+    def kind(self) -> str:
+        """The profile of a Keras cell, the implementation of a native one ("native")."""
+        return self.profile if self.implementation == "keras" else self.implementation
 
     @property
     def name(self) -> str:

@@ -57,6 +57,7 @@ def cell_entry(cell: Cell, group: str, python: str) -> dict[str, Any]:
         "backend": cell.backend,
         "device": cell.device,
         "profile": cell.profile,
+        "implementation": cell.implementation,
         "options": portable_options(cell.options),
         "group": group,
         "python": portable_python(python),
