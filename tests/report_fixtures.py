@@ -338,6 +338,30 @@ def write_run(results_dir: Path, result: dict[str, Any]) -> Path:
     return write_result(result, path)
 
 
+def native_section(
+    backend: str, implementation: str = "native", *, step_error: float = 3e-6
+) -> dict[str, Any]:
+    """The `implementation` section of a native reference's run, its step check within 1e-4."""
+    variant = {"torch": "eager", "jax": "jit", "tensorflow": "tf.function"}[backend]
+    variant = "compiled" if implementation == "native-compiled" else variant
+    optimizer = {"torch": "torch.optim.Adam", "jax": "optax.adam"}
+    return {
+        "kind": "native",
+        "variant": variant,
+        "description": f"{backend}'s own code",
+        "optimizer": optimizer.get(backend, "keras.optimizers.Adam"),
+        "step_check": {
+            "rule": "Keras's Adam written out",
+            "steps": 3,
+            "tolerance": 1e-4,
+            "largest_error": step_error,
+            "tensor": "dense/kernel after the update",
+            "outcome": "PASS" if step_error <= 1e-4 else "FAIL",
+            "by_step": [],
+        },
+    }
+
+
 def make_group(
     backend: str,
     *,
@@ -355,6 +379,8 @@ def make_group(
     workload: str = "mlp",
     target: float | None = None,
     curves: list[list[float]] | None = None,
+    implementation: dict[str, Any] | None = None,
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
     """A repeat group as `bench.suite` writes it: one run per steady epoch time, seeds 0, 1, ...
 
@@ -372,6 +398,7 @@ def make_group(
             quick=quick,
             machine=machine,
             workload=workload,
+            implementation=implementation,
         )
         result["run_id"] += f"-{profile}-{index}"
         result["config"].update(profile=profile, seed=index)
@@ -381,6 +408,7 @@ def make_group(
             "index": index,
             "count": len(steady_seconds),
             "interleaved": interleaved,
+            "scheduler": scheduler,
         }
         result["invocation"] = {"id": invocation}
         timings = result["timings"]

@@ -20,7 +20,13 @@ from bench.host.machine import machine_info
 from bench.suite.child import ERROR, NO_BACKEND, OK, Outcome
 from bench.suite.rounds import Cell, Launched
 from digitrec_core.results import ALONE
-from tests.report_fixtures import MACHINE, default_settings, make_result, write_run
+from tests.report_fixtures import (
+    MACHINE,
+    default_settings,
+    make_result,
+    native_section,
+    write_run,
+)
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -151,6 +157,9 @@ class FakeLaunch:
             repeat=repeat,
             machine=machine_info(),  # the machine the suite files its records under
         )
+        implementation = option(options, "--implementation")
+        if implementation is not None:
+            result["implementation"] = native_section(cell.backend, implementation)
         if self.write_to is not None:
             write_run(self.write_to, result)
         return Launched(ok, result, f"fit {seconds:.1f} s")
