@@ -354,6 +354,7 @@ def native_section(
             "rule": "Keras's Adam written out",
             "steps": 3,
             "tolerance": 1e-4,
+            "allowed": 1e-4,
             "largest_error": step_error,
             "tensor": "dense/kernel after the update",
             "outcome": "PASS" if step_error <= 1e-4 else "FAIL",

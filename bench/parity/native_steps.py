@@ -5,8 +5,11 @@ same batch, dropout off: Keras through `train_on_batch` (`KerasStepper`), the na
 through its framework with Keras's Adam written out (`bench.backends.native`, rule
 "keras-adam"), so the two define the update alike. The step's loss, gradients, weights and
 slots after it are compared as the parity step check compares backends
-(`bench.parity.step_compare.step_errors`), within the workload's step tolerance. A difference
-beyond it is a finding about Keras (or the native code), and the report says so.
+(`bench.parity.step_compare.step_errors`): within the workload's step tolerance, or a multiple
+of the tensor's rounding noise where that is larger (Keras's step taken again on the batch
+reordered, from one-ulp neighbours of the state; `bench.parity.teacher.rounding_noise`), as the
+parity check allows. A difference beyond it is a finding about Keras (or the native code), and
+the report says so.
 """
 
 from collections.abc import Sequence
@@ -14,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.parity.step_compare import step_errors
+from bench.parity.step_compare import NOISE_MULTIPLE, allowed, step_errors
 from bench.parity.stepping import State, StepOutputs, Stepper, TensorNames
+from bench.parity.teacher import NOISE_DRAWS, as_outputs, rounding_noise
 from bench.stats import FAIL, PASS
 
 CHECKED_STEPS = 3  # the first batches of the run's first epoch
@@ -40,15 +44,6 @@ class NativeStepper:
         return StepOutputs(loss=loss, gradients=gradients, after=self.state())
 
 
-def as_step(outputs: StepOutputs) -> dict[str, Any]:
-    return {
-        "loss": outputs.loss,
-        "gradients": outputs.gradients,
-        "weights": outputs.after.weights,
-        "slots": outputs.after.slots,
-    }
-
-
 def compare_steps(
     keras_side: Stepper,
     native_side: Stepper,
@@ -60,22 +55,40 @@ def compare_steps(
     PASS when every tensor of every step agrees within `tolerance` (relative to its size).
     """
     names = keras_side.names.as_dict()
+    rng = np.random.default_rng(0)
     by_step = []
     for number, (x, y) in enumerate(batches):
-        native_side.load(keras_side.state())
+        start = keras_side.state()
+        native_side.load(start)
         ours, theirs = keras_side.step(x, y), native_side.step(x, y)
-        tensor, error = max(step_errors(as_step(ours), as_step(theirs), names), key=lambda e: e[1])
-        by_step.append({"step": number, "tensor": tensor, "error": error})
+        exact = as_outputs(ours)
+        order = rng.permutation(len(x))
+        noise = rounding_noise(
+            keras_side, start, x[order], y[order], exact, NOISE_DRAWS, seed=number
+        )
+        keras_side.load(ours.after)  # the next step starts where Keras's own step ended
+        errors = step_errors(exact, as_outputs(theirs), names)
+        limits = allowed(tolerance, noise, len(errors))
+        worst = int(
+            np.argmax([error / limit for (_, error), limit in zip(errors, limits, strict=True)])
+        )
+        tensor, error = errors[worst]
+        by_step.append(
+            {"step": number, "tensor": tensor, "error": error, "allowed": float(limits[worst])}
+        )
     if not by_step:
         raise ValueError("the step comparison needs at least one batch")
-    worst = max(by_step, key=lambda row: row["error"])
+    worst_step = max(by_step, key=lambda row: row["error"] / row["allowed"])
     return {
         "rule": "Keras's Adam written out in the native code (ε before the bias correction), "
-        "dropout off, each step from Keras's state on the same batch",
+        "dropout off, each step from Keras's state on the same batch; a tensor is allowed the "
+        f"tolerance, or {NOISE_MULTIPLE} times its rounding noise where larger "
+        "(bench.parity.step_compare)",
         "steps": len(by_step),
         "tolerance": tolerance,
-        "largest_error": worst["error"],
-        "tensor": worst["tensor"],
-        "outcome": PASS if worst["error"] <= tolerance else FAIL,
+        "largest_error": worst_step["error"],
+        "allowed": worst_step["allowed"],
+        "tensor": worst_step["tensor"],
+        "outcome": PASS if all(row["error"] <= row["allowed"] for row in by_step) else FAIL,
         "by_step": by_step,
     }

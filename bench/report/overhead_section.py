@@ -52,8 +52,8 @@ def check_cell(check: StepCheck | None) -> str:
     relation = "≤" if check.outcome == "PASS" else ">"
     where = "" if check.outcome == "PASS" else f" in {plain(check.tensor)}"
     return (
-        f"{check.outcome}: {check.largest_error:.0e}{where} {relation} {check.tolerance:.0e} "
-        f"({check.runs} runs)"
+        f"{check.outcome}: {check.largest_error:.0e}{where} {relation} {check.allowed:.0e} "
+        f"allowed ({check.runs} runs)"
     )
 
 
