@@ -15,6 +15,7 @@ from bench.report import build_report
 from bench.report.overhead_section import NOT_SIDE_BY_SIDE
 from tests.report_fixtures import (
     INVOCATION,
+    MACHINE,
     above_appendix,
     make_group,
     markdown_rows,
@@ -37,8 +38,11 @@ NATIVE = {
 OTHER_INVOCATION = "20260302T120000Z-def456"
 
 
-def write_results(results, native=NATIVE, *, native_invocation=INVOCATION, step_error=3e-6):
-    """Keras default groups, then (later) native groups, all scheduled in rounds."""
+def write_results(
+    results, native=NATIVE, *, native_invocation=INVOCATION, step_error=3e-6, accuracy=0.975
+):
+    """Keras default groups, then (later) native groups, all scheduled in rounds; the native
+    runs' test accuracy is about `accuracy`, the Keras runs' 0.975."""
     written = {}
     for hour, (backend, steady) in enumerate(KERAS.items()):
         written[backend] = make_group(
@@ -49,7 +53,7 @@ def write_results(results, native=NATIVE, *, native_invocation=INVOCATION, step_
         written[f"{backend} native"] = make_group(
             backend, profile="default", steady_seconds=steady, scheduler="rounds",
             created_utc=START + timedelta(hours=hour), group=f"{backend}-cpu-native-0",
-            invocation=native_invocation,
+            invocation=native_invocation, accuracy=accuracy,
             implementation=native_section(backend, step_error=step_error),
         )  # fmt: skip
     for runs in written.values():
@@ -71,7 +75,7 @@ def paired_ratio(keras_runs, native_runs, dotted="timings.steady_epoch_seconds")
 
 def overhead_rows(report: str) -> dict[str, dict[str, str]]:
     """The summary's Keras overhead table, by backend."""
-    rows = markdown_rows(report[report.index("**Keras overhead**") :])
+    rows = markdown_rows(report[report.index("**Keras overhead on ") :])
     return {row["backend"]: row for row in rows}
 
 
@@ -118,6 +122,20 @@ def test_the_overhead_ratio_is_the_paired_ratio_of_one_invocations_rounds(tmp_pa
     assert rows["torch"].gains[STEADY_EPOCH.name]["outcome"] == "FASTER"  # native faster
 
 
+def test_only_the_latest_native_group_of_each_reference_is_shown(tmp_path):
+    write_results(tmp_path)
+    for backend, steady in NATIVE.items():  # an older invocation's native runs of each backend
+        for result in make_group(
+            backend, profile="default", steady_seconds=steady, scheduler="rounds",
+            created_utc=START - timedelta(days=1), group=f"{backend}-cpu-native-old",
+            invocation=OTHER_INVOCATION, implementation=native_section(backend),
+        ):  # fmt: skip
+            write_run(tmp_path, result)
+    rows = place_rows(tmp_path)
+    assert [row.native.backend for row in rows] == ["tensorflow", "jax", "torch"]
+    assert all(row.native.invocation == INVOCATION for row in rows)
+
+
 def test_no_overhead_ratio_is_taken_across_invocations(tmp_path):
     write_results(tmp_path, native_invocation=OTHER_INVOCATION)
     rows = place_rows(tmp_path)
@@ -150,3 +168,39 @@ def test_a_failed_step_check_is_shown_as_a_finding(tmp_path):
     report = above_appendix(build_report(tmp_path, warn=lambda _: None, test_set=None).read_text())
     cells = [row["one step, Keras vs native"] for row in overhead_rows(report).values()]
     assert cells and all(cell.startswith("FAIL: 3e-02 in dense/kernel") for cell in cells)
+    banner = report[: report.index("## Summary")]
+    assert "Keras and the framework's own code differ beyond rounding" in banner
+
+
+def native_details(report: str) -> list[dict[str, str]]:
+    return markdown_rows(report[report.index("### Native references") :])
+
+
+def test_native_accuracy_is_tested_equivalent_to_keras_paired_by_round(tmp_path):
+    write_results(tmp_path)
+    rows = native_details(build_report(tmp_path, warn=lambda _: None, test_set=None).read_text())
+    assert len(rows) == 3
+    cells = [row["native − Keras accuracy (90% CI, paired)"] for row in rows]
+    assert all(cell.startswith("PASS") and "within ±0.004" in cell for cell in cells)
+
+    write_results(tmp_path / "worse", accuracy=0.955)  # two points below Keras on every seed
+    rows = native_details(
+        build_report(tmp_path / "worse", warn=lambda _: None, test_set=None).read_text()
+    )
+    assert all(row["native − Keras accuracy (90% CI, paired)"].startswith("FAIL") for row in rows)
+
+
+def test_beyond_three_machines_the_overhead_table_follows_the_matrix(tmp_path):
+    write_results(tmp_path)
+    for number in range(3):  # three more machines, Keras runs only
+        other = {**MACHINE, "id": f"other-host-{number}", "hostname": f"other-{number}"}
+        for backend, steady in KERAS.items():
+            for result in make_group(
+                backend, profile="default", steady_seconds=steady, scheduler="rounds",
+                created_utc=START, machine=other,
+            ):  # fmt: skip
+                write_run(tmp_path, result)
+    report = above_appendix(build_report(tmp_path, warn=lambda _: None, test_set=None).read_text())
+    assert "### mlp: which backend on which machine" in report
+    assert report.count("**Keras overhead on ") == 1
+    assert set(overhead_rows(report)) == {"TensorFlow", "JAX", "torch"}

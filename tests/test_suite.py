@@ -136,6 +136,42 @@ def test_the_suite_stops_early_once_the_verdict_is_decided(monkeypatch, tmp_path
     assert record["design"]["confidence"] == pytest.approx(1 - 0.05 / looks)
 
 
+def test_native_references_run_in_the_same_rounds_and_never_hold_the_rounds_open(
+    monkeypatch, tmp_path, clock
+):
+    # Keras decides after 3 rounds; the native cells, far faster than their Keras backends,
+    # would open new margins if they were ranked.
+    costs = {"tensorflow": 20.0, "jax": 10.0, "torch": 40.0}
+
+    def cost(cell: Cell) -> float:
+        return costs[cell.backend] / (4 if cell.implementation != "keras" else 1)
+
+    fake = install(monkeypatch, FakeLaunch(cost, clock=clock, noise=0.02))
+    assert run_suite(tmp_path, "--profiles", "default", "--budget", "0", "--native") == 0
+    record = schedule_record(tmp_path)
+    assert len(record["rounds"]) == 3 and record["stopped"]["reason"] == "decided"
+    natives = sorted(
+        (cell.backend, option(options, "--implementation"))
+        for cell, index, options in bench_calls(fake)
+        if index == 0 and cell.implementation != "keras"
+    )
+    assert natives == [
+        ("jax", "native"), ("tensorflow", "native"), ("torch", "native"),
+        ("torch", "native-compiled"),
+    ]  # fmt: skip
+    assert all(len(r["order"]) == 7 for r in record["rounds"])  # 3 Keras and 4 native a round
+    assert {c["implementation"] for c in record["cells"]} == {"keras", "native", "native-compiled"}
+    names = {c["name"] for c in record["cells"]}
+    assert len(names) == 7 and "torch · native-compiled" in names
+
+
+def test_native_references_are_not_run_for_a_workload_without_one(monkeypatch, tmp_path, clock):
+    fake = install(monkeypatch, FakeLaunch(lambda cell: 10.0, clock=clock))
+    args = ["--profiles", "default", "--native", "--workload", "convnet", "--max-rounds", "3"]
+    assert run_suite(tmp_path, *args) == 0
+    assert {cell.implementation for cell, _, _ in bench_calls(fake)} == {"keras"}
+
+
 @pytest.mark.parametrize("status", [ERROR, KILLED, TIMEOUT])
 def test_a_failed_run_is_recorded_with_its_log_and_the_others_finish(
     monkeypatch, tmp_path, clock, status

@@ -13,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.collect import get
+from bench.analysis.collect import BACKEND_ORDER, get
 from bench.analysis.decision import TIME_TO_MODEL, Task
 from bench.analysis.hosts import invocation_of
-from bench.analysis.pairing import gain, side_by_side
-from bench.stats import FAIL, FASTER, PASS
+from bench.analysis.pairing import gain, paired_samples, side_by_side
+from bench.backends.native import VARIANTS
+from bench.stats import FAIL, FASTER, MIN_SEEDS, PASS, paired_tost
 
 STEADY_EPOCH = Task("steady epoch", "timings.steady_epoch_seconds", False, "s", ".3f")
 OVERHEAD_TASKS = (STEADY_EPOCH, TIME_TO_MODEL)
@@ -45,7 +46,8 @@ class NativeGroup:
 
 
 def native_groups(native: pd.DataFrame) -> list[NativeGroup]:
-    """Every native repeat group among the native runs (full runs only, as the verdict's)."""
+    """The latest native repeat group of each machine, workload, backend, device and variant
+    (full runs only, as the verdict's)."""
     if native.empty:
         return []
     found = []
@@ -64,7 +66,8 @@ def native_groups(native: pd.DataFrame) -> list[NativeGroup]:
                 group_runs=list(runs["result"]),
             )
         )
-    return found
+    latest = {(g.machine, g.workload, g.backend, g.device, g.variant): g for g in found}
+    return list(latest.values())
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,20 @@ class Overhead:
     native: NativeGroup
     gains: dict[str, dict[str, Any] | None]  # task name -> bench.stats.compare_speed's dict
     check: StepCheck | None
+    accuracy: dict[str, Any] | None = None  # bench.stats.paired_tost of native − Keras
+
+
+def accuracy_check(keras: Any, group: NativeGroup) -> dict[str, Any] | None:
+    """Native against Keras test accuracy, paired by round (each round's seed gives both the
+    same initial weights): two one-sided tests within the workload's accuracy tolerance, as
+    the parity check's. None where they did not run side by side or ran too few rounds."""
+    if not side_by_side(keras, group):
+        return None
+    ours, theirs, paired = paired_samples(keras, group, "metrics.test_accuracy")
+    margin = get(group.group_runs[-1], "workload.settings.tolerances.accuracy")
+    if not paired or len(ours) < MIN_SEEDS or not isinstance(margin, int | float):
+        return None
+    return paired_tost([n - k for k, n in zip(ours, theirs, strict=True)], float(margin))
 
 
 def keras_default(groups: pd.DataFrame, backend: str) -> Any | None:
@@ -139,8 +156,19 @@ def overheads(groups: pd.DataFrame, natives: list[NativeGroup]) -> list[Overhead
         if keras is None:
             continue
         gains = {task.name: paired_gain(keras, group, task) for task in OVERHEAD_TASKS}
-        found.append(Overhead(keras, group, gains, step_check(group)))
-    return found
+        checks = step_check(group), accuracy_check(keras, group)
+        found.append(Overhead(keras, group, gains, *checks))
+    return sorted(found, key=lambda row: report_order(row.native))
+
+
+def report_order(group: NativeGroup) -> tuple[int, int]:
+    """Backends in the report's order, each framework's variants as VARIANTS lists them."""
+    backends = list(BACKEND_ORDER)
+    variants = list(VARIANTS.get(group.backend, {}).values())
+    return (
+        backends.index(group.backend) if group.backend in backends else len(backends),
+        variants.index(group.variant) if group.variant in variants else len(variants),
+    )
 
 
 def native_winner(winner: Any, natives: list[NativeGroup], task: Task = TIME_TO_MODEL):

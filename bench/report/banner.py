@@ -45,6 +45,12 @@ def warnings(
         found.append(
             f"Accuracy parity FAILs for {parity_failed}: read its parity line before choosing."
         )
+    differs = by_machine(places, lambda p: p.native_differs)
+    if differs:
+        found.append(
+            f"Keras and the framework's own code differ beyond rounding after one step on "
+            f"{differs}: a finding about Keras (or the native code); see its Keras overhead table."
+        )
     moved = by_machine(places, lambda p: bool(p.verdict.unsteady_hosts))
     if moved:
         found.append(

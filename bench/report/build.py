@@ -170,6 +170,7 @@ def compose(
         aside=aside,
         groups=groups,
         runs_found=len(collection.runs),
+        native_found=len(collection.native),
         skipped=skipped,
         other_skipped=other_skipped,
         figures=figures,
@@ -188,6 +189,7 @@ def compose(
             failed_runs.verdict_notes(failures, names[0]),
             workload=names[0],
         ),
+        native_section=overhead_section.details(main, natives),
         failed_section=failed_runs.render(failures),
         parity_section=parity_section.render(main, mlp.parity_verdicts, parity_links),
         environment_section=environment.render(every_main),
@@ -238,7 +240,8 @@ def judge_workload(
             name,
             v,
             lines[(v.machine, v.device)],
-            overhead_section.render(v, main[main["workload"] == name], natives),
+            overhead_section.render(v, main, natives),
+            overhead_section.step_check_failed(v, main, natives),
         )
         for v in verdicts
     ]

@@ -44,6 +44,7 @@ def render(
     runs_found: int,
     skipped: list[tuple[str, str]],
     figures: Figures,
+    native_found: int = 0,
     runs_dir: str,
     other_skipped: list[str] = (),
     host_notes: list[str] = (),
@@ -51,6 +52,7 @@ def render(
     banner: str = "",
     summary_section: str = "",
     verdict_section: str = "",
+    native_section: str = "",
     failed_section: str = "",
     parity_section: str = "",
     environment_section: str = "",
@@ -64,6 +66,7 @@ def render(
     """The whole report as Markdown: the banner and the summary first, the appendix after."""
     appendix_parts = [
         verdict_section,
+        native_section,
         failed_section,
         training(main, aside, runs_found, len(skipped) + len(other_skipped), figures, groups),
         prediction(main, groups, figures),
@@ -85,7 +88,7 @@ def render(
         skipped_files(skipped, other_skipped),
     ]
     text = TEMPLATES.get_template("report.md.j2").render(
-        intro=intro(runs_dir, generated, runs_found, workloads),
+        intro=intro(runs_dir, generated, runs_found, workloads, native_found),
         banner=banner,
         summary=summary_section,
         legend=machines_legend(pd.concat([main, aside])),
@@ -136,14 +139,19 @@ def host_notes_section(notes: Sequence[str]) -> list[str]:
 
 
 def intro(
-    runs_dir: str, generated: datetime, runs_found: int, workloads: Sequence[str] = ("mlp",)
+    runs_dir: str,
+    generated: datetime,
+    runs_found: int,
+    workloads: Sequence[str] = ("mlp",),
+    native_found: int = 0,
 ) -> str:
     """What this report is, when it was made, how to rebuild it and how to read it."""
     names = ", ".join(f"`{name}`" for name in workloads)
+    natives = f" and {native_found} of native references" if native_found else ""
     return (
         f"Keras 3 on TensorFlow, JAX and PyTorch: which backend to use on each machine, for "
         f"the workload{'s' * (len(workloads) > 1)} {names}. From {runs_found} result "
-        f"file{'s' * (runs_found != 1)} under `{runs_dir}`, generated "
+        f"file{'s' * (runs_found != 1)} of Keras runs{natives} under `{runs_dir}`, generated "
         f"{generated:%Y-%m-%d %H:%M} UTC; rebuild with `nox -s report`, add runs with "
         "`nox -s bench`.\n\n"
         "Each value is the **geometric mean** of a group's runs (accuracy: the mean), and a "

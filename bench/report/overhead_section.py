@@ -14,6 +14,7 @@ from bench.analysis.overhead import (
     overheads,
 )
 from bench.analysis.tidy import BY_COLUMN, group_value
+from bench.report.headline import where
 from bench.report.tables import plain, to_markdown
 from bench.stats import FASTER, SAME, SLOWER
 
@@ -105,14 +106,29 @@ def answer_line(verdict: MachineVerdict, natives: list[NativeGroup]) -> str:
     )
 
 
+def place_rows(
+    verdict: MachineVerdict, groups: pd.DataFrame, natives: list[NativeGroup]
+) -> list[Overhead]:
+    place = groups[(groups["machine"] == verdict.machine) & (groups["device"] == verdict.device)]
+    return overheads(place[~place["quick"]], natives)
+
+
+def step_check_failed(
+    verdict: MachineVerdict, groups: pd.DataFrame, natives: list[NativeGroup]
+) -> bool:
+    """Whether a native reference of this place differs from Keras beyond rounding."""
+    rows = place_rows(verdict, groups, natives)
+    return any(row.check is not None and row.check.outcome != "PASS" for row in rows)
+
+
 def render(verdict: MachineVerdict, groups: pd.DataFrame, natives: list[NativeGroup]) -> str:
     """The table and the line for one place; "" where no native reference ran there."""
-    place = groups[(groups["machine"] == verdict.machine) & (groups["device"] == verdict.device)]
-    rows = overheads(place, natives)
+    rows = place_rows(verdict, groups, natives)
     if not rows:
         return ""
     caption = (
-        "**Keras overhead**: each backend's Keras default runs against its framework's own "
+        f"**Keras overhead on {where(verdict)}**: each backend's Keras default runs against its "
+        "framework's own "
         "code in the same rounds, Keras's time over native time with its paired interval (above "
         "1: Keras is slower). Native runs are kept out of the ranking; the step check compares "
         "Keras with the native code from one state "
@@ -121,3 +137,47 @@ def render(verdict: MachineVerdict, groups: pd.DataFrame, natives: list[NativeGr
     return "\n\n".join(
         part for part in (caption, overhead_table(rows), answer_line(verdict, natives)) if part
     )
+
+
+def accuracy_cell(found: dict | None) -> str:
+    """ "PASS: −0.0004 [−0.0011, +0.0003] within ±0.004" (native − Keras, paired by seed)."""
+    if found is None:
+        return "— (too few paired rounds)"
+    low, high = found["ci"]
+    return (
+        f"{found['outcome']}: {found['mean_difference']:+.4f} [{low:+.4f}, {high:+.4f}] "
+        f"within ±{found['margin']:g}"
+    )
+
+
+def details(groups: pd.DataFrame, natives: list[NativeGroup]) -> str:
+    """The appendix's "Native references": every native group beside its Keras default group,
+    with the values the summary's ratios come from, accuracy and the step checks."""
+    rows = []
+    for _, place in groups[~groups["quick"]].groupby(["machine", "device"], sort=False):
+        for row in overheads(place, natives):
+            keras, native = row.keras.group_runs, row.native.group_runs
+            rows.append({
+                "machine": row.keras.alias,
+                "backend": display(row.native.backend),
+                "native reference": native_name(row.native),
+                "runs": len(native),
+                "test accuracy, Keras / native": f"{value_text(keras, 'test_accuracy')} / "
+                f"{value_text(native, 'test_accuracy')}",
+                "native − Keras accuracy (90% CI, paired)": accuracy_cell(row.accuracy),
+                "compile s, Keras / native": f"{value_text(keras, 'compile_seconds')} / "
+                f"{value_text(native, 'compile_seconds')}",
+                "one step, Keras vs native": check_cell(row.check),
+            })  # fmt: skip
+    if not rows:
+        return ""
+    return "\n\n".join([
+        "## Native references",
+        "Each framework's own code beside its backend's Keras default runs, in the same rounds "
+        "(`--native`). Accuracy is compared paired by round (each round's seed gives both the "
+        "same initial weights; batch order and dropout masks differ) with two one-sided tests "
+        "within the workload's parity tolerance. *compile s* is first epoch minus steady epoch. "
+        "The steady epochs and fits behind the ratios are in the summary's Keras overhead "
+        "table ([methodology](../docs/methodology.md#keras-overhead)).",
+        to_markdown(pd.DataFrame(rows), numeric=["runs"]),
+    ])  # fmt: skip

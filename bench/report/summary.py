@@ -47,6 +47,7 @@ class Place:
     verdict: MachineVerdict
     parity: ParityLine | None
     overhead: str = ""  # the Keras overhead table and line, where native references ran
+    native_differs: bool = False  # a native step check FAILed: Keras and native code differ
 
 
 def task_title(task: TaskVerdict, groups: pd.DataFrame) -> str:
@@ -215,5 +216,6 @@ def render(places: list[Place], groups: pd.DataFrame) -> str:
         parts += [
             f"### {workload}: which backend on which machine",
             verdict_details.matrix([place.verdict for place in mine], workload),
+            *[place.overhead for place in mine if place.overhead],
         ]
     return "\n\n".join(parts)

@@ -91,7 +91,7 @@ def native_engine(
     log(f"native reference: {trainer.describe()['description']}, {trainer.describe()['optimizer']}")
     engine = Engine(
         fit=run.fit,
-        evaluate=lambda: trainer.evaluate(prepared.x_test, prepared.y_test, batch_size),
+        evaluate=lambda: references.evaluate(trainer, prepared.x_test, prepared.y_test, batch_size),
         predict=lambda: trainer.predict(prepared.x_test, batch_size),
         synchronize=trainer.synchronize,
         model=None,

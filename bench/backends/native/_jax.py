@@ -146,11 +146,6 @@ class Trainer:
         ]
         return np.asarray(jnp.concatenate(found))
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[float, float]:
-        probabilities = self.predict(x, batch_size)
-        loss = native.crossentropy_numpy(probabilities, y)
-        return loss, float(np.mean(probabilities.argmax(axis=1) == y.argmax(axis=1)))
-
     def synchronize(self) -> None:
         jax.block_until_ready((self.params, self.opt_state))
 

@@ -143,11 +143,6 @@ class Trainer:
         ]
         return tf.concat(found, axis=0).numpy()
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[float, float]:
-        probabilities = self.predict(x, batch_size)
-        loss = native.crossentropy_numpy(probabilities, y)
-        return loss, float(np.mean(probabilities.argmax(axis=1) == y.argmax(axis=1)))
-
     def synchronize(self) -> None:
         """Eager TensorFlow returns only once the step's ops are done; nothing is queued."""
 

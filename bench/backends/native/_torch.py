@@ -159,11 +159,6 @@ class Trainer:
         ]
         return torch.cat(found).cpu().numpy()
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tuple[float, float]:
-        probabilities = self.predict(x, batch_size)
-        loss = native.crossentropy_numpy(probabilities, y)
-        return loss, float(np.mean(probabilities.argmax(axis=1) == y.argmax(axis=1)))
-
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
