@@ -26,7 +26,9 @@ def test_every_backend_and_device_has_an_extra(backend, device):
 def test_gpu_extras_pin_the_cpu_versions_with_their_cuda_builds():
     assert EXTRAS["tensorflow-gpu"] == ["tensorflow[and-cuda]==2.21.0"]
     assert EXTRAS["tensorflow"] == ["tensorflow==2.21.0"]
-    assert EXTRAS["jax-gpu"] == ["jax[cuda12]==0.10.2"] and "jax==0.10.2" in EXTRAS["jax"]
+    assert EXTRAS["jax-gpu"][0] == "jax[cuda12]==0.10.2" and "jax==0.10.2" in EXTRAS["jax"]
+    # The native JAX reference's optax, the same on both devices.
+    assert EXTRAS["jax-gpu"][1:] == EXTRAS["jax"][2:] == ["optax>=0.2"]
     assert EXTRAS["torch-gpu"] == EXTRAS["torch"] == ["torch==2.13.0"]
 
 
